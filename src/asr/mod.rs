@@ -1,0 +1,137 @@
+//! Speech recognition. [`Transcriber`] turns speech spans of a [`Pcm16kMono`] into
+//! [`AsrSegment`]s; [`whisper::WhisperTranscriber`] is the real one (the only file that
+//! touches whisper-rs). [`plan_windows`] groups VAD spans into decoding windows.
+
+pub mod whisper;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audio::Pcm16kMono;
+use crate::types::{AsrSegment, Ms, Progress, Span};
+
+/// Decoding windows are packed up to this length: Whisper always encodes 30 s, so packing
+/// speech close to that keeps the encoder busy with speech rather than padding.
+pub const WINDOW_TARGET: Ms = Ms(28_000);
+/// A silence longer than this closes a window: Whisper invents text in long silences.
+pub const WINDOW_MAX_GAP: Ms = Ms(2_000);
+/// Default beam width for beam search.
+pub const DEFAULT_BEAM: u32 = 5;
+
+/// How to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decoding {
+    Greedy,
+    Beam { size: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsrConfig {
+    /// ISO 639-1 code, or "auto".
+    pub language: String,
+    pub decoding: Decoding,
+    /// CPU threads for whisper.cpp; 0 = all available cores.
+    pub threads: usize,
+    /// Text given to Whisper as the previous context (terms, names).
+    pub initial_prompt: Option<String>,
+}
+
+impl Default for AsrConfig {
+    fn default() -> Self {
+        AsrConfig {
+            language: "ja".into(),
+            decoding: Decoding::Beam { size: DEFAULT_BEAM },
+            threads: 0,
+            initial_prompt: None,
+        }
+    }
+}
+
+impl AsrConfig {
+    pub fn effective_threads(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AsrError {
+    #[error("{}: cannot load the Whisper model: {detail}. Reinstall it with `gijiroku models install` or pass --model with an official ggml file", path.display())]
+    ModelLoad { path: PathBuf, detail: String },
+    #[error("speech recognition failed in the window {window}: {detail}")]
+    Decode { window: String, detail: String },
+    #[error("unknown language code {0:?} (use an ISO 639-1 code such as ja, en, or auto)")]
+    Language(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// Anything that turns speech into timed text segments.
+pub trait Transcriber {
+    /// Transcribe the `speech` spans of `pcm`; segment times are absolute (from the
+    /// start of the recording). `progress` is driven in milliseconds of audio.
+    fn transcribe(
+        &mut self,
+        pcm: &Pcm16kMono,
+        speech: &[Span],
+        progress: &dyn Progress,
+    ) -> Result<Vec<AsrSegment>, AsrError>;
+
+    /// Short model name for reports ("base", "large-v3-turbo", ...).
+    fn model_name(&self) -> &str;
+}
+
+/// Group sorted speech spans into decoding windows: a window grows while the next span
+/// starts within [`WINDOW_MAX_GAP`] and the window stays within [`WINDOW_TARGET`]. A single
+/// span longer than the target becomes its own window (whisper.cpp seeks through it).
+pub fn plan_windows(speech: &[Span]) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    for s in speech.iter().filter(|s| !s.is_empty()) {
+        match out.last_mut() {
+            Some(w)
+                if s.start.0.saturating_sub(w.end.0) <= WINDOW_MAX_GAP.0
+                    && s.end.0 - w.start.0 <= WINDOW_TARGET.0 =>
+            {
+                w.end = w.end.max(s.end);
+            }
+            _ => out.push(*s),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp(a: u64, b: u64) -> Span {
+        Span::new(Ms(a), Ms(b))
+    }
+
+    #[test]
+    fn windows_pack_close_spans() {
+        let w = plan_windows(&[sp(0, 5_000), sp(6_000, 10_000), sp(11_000, 20_000)]);
+        assert_eq!(w, vec![sp(0, 20_000)]);
+    }
+
+    #[test]
+    fn windows_split_on_long_gap_and_length() {
+        let w = plan_windows(&[sp(0, 5_000), sp(9_000, 10_000)]);
+        assert_eq!(w, vec![sp(0, 5_000), sp(9_000, 10_000)]);
+        let w = plan_windows(&[sp(0, 20_000), sp(21_000, 30_000)]);
+        assert_eq!(w, vec![sp(0, 20_000), sp(21_000, 30_000)]);
+        let w = plan_windows(&[sp(0, 60_000), sp(60_500, 61_000)]);
+        assert_eq!(w, vec![sp(0, 60_000), sp(60_500, 61_000)]);
+    }
+
+    #[test]
+    fn windows_skip_empty() {
+        assert!(plan_windows(&[sp(5, 5)]).is_empty());
+    }
+}

@@ -1,0 +1,233 @@
+//! whisper.cpp through whisper-rs: [`WhisperTranscriber`] loads a ggml model once and
+//! decodes each planned window, keeping token timings and probabilities.
+
+use std::ffi::c_void;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
+
+use super::{plan_windows, AsrConfig, AsrError, Decoding, Transcriber};
+use crate::audio::{Pcm16kMono, SAMPLE_RATE};
+use crate::types::{AsrSegment, AsrToken, Ms, Progress, Span};
+
+/// whisper.cpp's defaults for the temperature fallback that breaks repetition loops:
+/// a window whose decode looks degenerate is retried at a higher temperature.
+const TEMPERATURE_INC: f32 = 0.2;
+const ENTROPY_THOLD: f32 = 2.4;
+const LOGPROB_THOLD: f32 = -1.0;
+const NO_SPEECH_THOLD: f32 = 0.6;
+
+pub struct WhisperTranscriber {
+    state: WhisperState,
+    // Kept alive for `state`, which borrows the model through an Arc inside whisper-rs.
+    _ctx: WhisperContext,
+    cfg: AsrConfig,
+    name: String,
+    cancel: Arc<AtomicBool>,
+    eot: i32,
+}
+
+impl WhisperTranscriber {
+    /// Load the model at `path`. `cancel` aborts a running decode when set (Ctrl-C).
+    pub fn load(
+        path: &Path,
+        name: &str,
+        cfg: AsrConfig,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<Self, AsrError> {
+        whisper_rs::install_logging_hooks();
+        let plausible =
+            !cfg.language.is_empty() && cfg.language.chars().all(|c| c.is_ascii_lowercase());
+        if cfg.language != "auto"
+            && (!plausible || whisper_rs::get_lang_id(&cfg.language).is_none())
+        {
+            return Err(AsrError::Language(cfg.language.clone()));
+        }
+        let load_err = |detail: String| AsrError::ModelLoad {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let params = WhisperContextParameters::default();
+        let ctx =
+            WhisperContext::new_with_params(path, params).map_err(|e| load_err(e.to_string()))?;
+        let state = ctx.create_state().map_err(|e| load_err(e.to_string()))?;
+        let eot = ctx.token_eot();
+        Ok(WhisperTranscriber {
+            state,
+            _ctx: ctx,
+            cfg,
+            name: name.to_string(),
+            cancel,
+            eot,
+        })
+    }
+}
+
+fn full_params<'a>(cfg: &'a AsrConfig, cancel: &'a Arc<AtomicBool>) -> FullParams<'a, 'a> {
+    let strategy = match cfg.decoding {
+        Decoding::Greedy => SamplingStrategy::Greedy { best_of: 5 },
+        Decoding::Beam { size } => SamplingStrategy::BeamSearch {
+            beam_size: size.max(1) as i32,
+            patience: -1.0,
+        },
+    };
+    let mut p = FullParams::new(strategy);
+    p.set_n_threads(cfg.effective_threads() as i32);
+    p.set_language(Some(cfg.language.as_str()));
+    p.set_translate(false);
+    p.set_token_timestamps(true);
+    p.set_print_progress(false);
+    p.set_print_realtime(false);
+    p.set_print_special(false);
+    p.set_print_timestamps(false);
+    // Each window stands alone: conditioning on earlier output is the main source of
+    // repetition loops on long recordings.
+    p.set_no_context(true);
+    p.set_suppress_blank(true);
+    p.set_suppress_nst(true);
+    p.set_temperature(0.0);
+    p.set_temperature_inc(TEMPERATURE_INC);
+    p.set_entropy_thold(ENTROPY_THOLD);
+    p.set_logprob_thold(LOGPROB_THOLD);
+    p.set_no_speech_thold(NO_SPEECH_THOLD);
+    if let Some(prompt) = cfg.initial_prompt.as_deref().filter(|s| !s.is_empty()) {
+        p.set_initial_prompt(prompt);
+    }
+    // SAFETY: the callback only reads the AtomicBool that `cancel` keeps alive for
+    // as long as the params (and so any decode using them) exist.
+    unsafe {
+        p.set_abort_callback(Some(abort_trampoline));
+        p.set_abort_callback_user_data(Arc::as_ptr(cancel) as *mut c_void);
+    }
+    p
+}
+
+impl WhisperTranscriber {
+    fn decode_window(
+        &mut self,
+        pcm: &Pcm16kMono,
+        window: Span,
+    ) -> Result<Vec<AsrSegment>, AsrError> {
+        let samples = pcm.samples();
+        let a = window.start.to_samples(SAMPLE_RATE).min(samples.len());
+        let b = window.end.to_samples(SAMPLE_RATE).min(samples.len());
+        if b <= a {
+            return Ok(Vec::new());
+        }
+        let params = full_params(&self.cfg, &self.cancel);
+        let res = self.state.full(params, &samples[a..b]);
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(AsrError::Interrupted);
+        }
+        res.map_err(|e| AsrError::Decode {
+            window: format!("{}-{}", window.start, window.end),
+            detail: e.to_string(),
+        })?;
+        Ok(self.collect(window))
+    }
+
+    /// Read segments out of the state, shifting times by the window start and clamping
+    /// them to the window.
+    fn collect(&self, window: Span) -> Vec<AsrSegment> {
+        let clamp = |t: i64| Ms((window.start.0 + Ms::from_centis(t).0).min(window.end.0));
+        let mut out = Vec::new();
+        for seg in self.state.as_iter() {
+            let mut tokens: Vec<AsrToken> = Vec::new();
+            // Kanji often span two byte-level tokens: gather bytes until they form UTF-8.
+            let mut pending: Vec<u8> = Vec::new();
+            let mut pending_start = Ms(0);
+            let mut pending_p: Vec<f32> = Vec::new();
+            for i in 0..seg.n_tokens() {
+                let Some(tok) = seg.get_token(i) else {
+                    continue;
+                };
+                if tok.token_id() >= self.eot {
+                    continue;
+                }
+                let data = tok.token_data();
+                let Ok(bytes) = tok.to_bytes() else { continue };
+                if pending.is_empty() {
+                    pending_start = clamp(data.t0);
+                }
+                pending.extend_from_slice(bytes);
+                pending_p.push(data.p);
+                if let Ok(text) = std::str::from_utf8(&pending) {
+                    let p = pending_p.iter().copied().fold(1.0f32, f32::min);
+                    tokens.push(AsrToken {
+                        text: text.to_string(),
+                        start: pending_start,
+                        end: clamp(data.t1),
+                        p,
+                    });
+                    pending.clear();
+                    pending_p.clear();
+                }
+            }
+            let text: String = tokens
+                .iter()
+                .map(|t| t.text.as_str())
+                .collect::<String>()
+                .trim()
+                .to_string();
+            if text.is_empty() {
+                continue;
+            }
+            let confidence = if tokens.is_empty() {
+                0.0
+            } else {
+                tokens.iter().map(|t| t.p).sum::<f32>() / tokens.len() as f32
+            };
+            let span = Span::new(clamp(seg.start_timestamp()), clamp(seg.end_timestamp()));
+            out.push(AsrSegment {
+                span,
+                text,
+                confidence,
+                no_speech_prob: seg.no_speech_probability(),
+                tokens,
+            });
+        }
+        out
+    }
+}
+
+unsafe extern "C" fn abort_trampoline(user_data: *mut c_void) -> bool {
+    if user_data.is_null() {
+        return false;
+    }
+    // SAFETY: user_data is the AtomicBool owned by the transcriber's Arc (see `params`).
+    let flag = unsafe { &*(user_data as *const AtomicBool) };
+    flag.load(Ordering::Relaxed)
+}
+
+impl Transcriber for WhisperTranscriber {
+    fn transcribe(
+        &mut self,
+        pcm: &Pcm16kMono,
+        speech: &[Span],
+        progress: &dyn Progress,
+    ) -> Result<Vec<AsrSegment>, AsrError> {
+        let windows = plan_windows(speech);
+        progress.start("文字起こし", pcm.duration().0);
+        let mut out = Vec::new();
+        for w in windows {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(AsrError::Interrupted);
+            }
+            let segs = self.decode_window(pcm, w)?;
+            tracing::debug!(window = %format!("{}-{}", w.start, w.end), segments = segs.len(), "decoded");
+            out.extend(segs);
+            progress.set(w.end.0);
+        }
+        progress.set(pcm.duration().0);
+        progress.finish();
+        Ok(out)
+    }
+
+    fn model_name(&self) -> &str {
+        &self.name
+    }
+}

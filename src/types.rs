@@ -1,0 +1,184 @@
+//! The vocabulary passed between pipeline stages: times ([`Ms`], [`Span`]), recognised
+//! segments ([`AsrSegment`]), speaker labels ([`SpeakerId`]) and the attributed
+//! [`Transcript`]. Every stage output is plain serde data so a run can be inspected or resumed.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A point in (or length of) the recording, in integer milliseconds.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Ms(pub u64);
+
+impl Ms {
+    /// whisper.cpp reports times in 10 ms ticks; negative ticks (never expected) clamp to 0.
+    pub fn from_centis(t: i64) -> Ms {
+        Ms(t.max(0) as u64 * 10)
+    }
+
+    pub fn from_samples(n: usize, rate: u32) -> Ms {
+        Ms((n as u64 * 1000) / rate as u64)
+    }
+
+    /// Seconds as a float, for the JSON contract and display only.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1000.0
+    }
+
+    pub fn to_samples(self, rate: u32) -> usize {
+        (self.0 * rate as u64 / 1000) as usize
+    }
+}
+
+impl fmt::Display for Ms {
+    /// `H:MM:SS.mmm`, used in logs and text exports.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0 % 1000;
+        let s = self.0 / 1000;
+        write!(
+            f,
+            "{}:{:02}:{:02}.{:03}",
+            s / 3600,
+            (s / 60) % 60,
+            s % 60,
+            ms
+        )
+    }
+}
+
+/// A half-open time interval `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Span {
+    pub start: Ms,
+    pub end: Ms,
+}
+
+impl Span {
+    pub fn new(start: Ms, end: Ms) -> Span {
+        Span {
+            start,
+            end: end.max(start),
+        }
+    }
+
+    pub fn len(&self) -> Ms {
+        Ms(self.end.0 - self.start.0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    /// Length of the overlap with `other` (zero when disjoint).
+    pub fn overlap(&self, other: &Span) -> Ms {
+        let s = self.start.max(other.start);
+        let e = self.end.min(other.end);
+        Ms(e.0.saturating_sub(s.0))
+    }
+}
+
+/// One recognised token with its timing and probability, kept for confidence marks and
+/// for splitting a segment where the speaker changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AsrToken {
+    pub text: String,
+    pub start: Ms,
+    pub end: Ms,
+    /// Probability of the token, 0..=1.
+    pub p: f32,
+}
+
+/// One segment as the recogniser produced it, with its quality signals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AsrSegment {
+    pub span: Span,
+    pub text: String,
+    /// Mean token probability (0..=1).
+    pub confidence: f32,
+    /// whisper.cpp's no-speech probability for the window this segment came from.
+    pub no_speech_prob: f32,
+    pub tokens: Vec<AsrToken>,
+}
+
+/// A speaker label. Shown as 話者1, 話者2 … until the meeting sheet names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SpeakerId(pub u32);
+
+impl fmt::Display for SpeakerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "話者{}", self.0)
+    }
+}
+
+/// Who spoke when (the output of diarization).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeakerTurn {
+    pub span: Span,
+    pub speaker: SpeakerId,
+}
+
+/// A transcript segment with its speaker label attached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Utterance {
+    pub span: Span,
+    /// Display name of the speaker (発言者 when speakers are not known).
+    pub speaker: String,
+    pub text: String,
+    pub confidence: f32,
+    #[serde(default)]
+    pub tokens: Vec<AsrToken>,
+}
+
+/// The attributed transcript of one recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transcript {
+    pub utterances: Vec<Utterance>,
+    pub duration: Ms,
+}
+
+/// Label used for every turn while speakers are not separated.
+pub const UNKNOWN_SPEAKER: &str = "発言者";
+
+/// Stages report progress through this; the CLI draws it with indicatif.
+pub trait Progress: Send + Sync {
+    /// Start a phase with `total` units (e.g. milliseconds of audio, bytes).
+    fn start(&self, phase: &str, total: u64);
+    /// Absolute position within the current phase.
+    fn set(&self, pos: u64);
+    fn finish(&self);
+}
+
+/// A progress sink that shows nothing (tests, `--quiet`).
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _phase: &str, _total: u64) {}
+    fn set(&self, _pos: u64) {}
+    fn finish(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ms_conversions() {
+        assert_eq!(Ms::from_centis(123), Ms(1230));
+        assert_eq!(Ms::from_centis(-5), Ms(0));
+        assert_eq!(Ms::from_samples(16_000, 16_000), Ms(1000));
+        assert_eq!(Ms(1500).to_samples(16_000), 24_000);
+        assert_eq!(Ms(3_723_004).to_string(), "1:02:03.004");
+    }
+
+    #[test]
+    fn span_overlap() {
+        let a = Span::new(Ms(0), Ms(1000));
+        let b = Span::new(Ms(500), Ms(2000));
+        assert_eq!(a.overlap(&b), Ms(500));
+        assert_eq!(a.overlap(&Span::new(Ms(1000), Ms(1200))), Ms(0));
+        assert_eq!(SpeakerId(2).to_string(), "話者2");
+    }
+}
