@@ -3,7 +3,9 @@
 //! well inside it, split at the token boundary nearest the change. Pure: no audio, no
 //! models. Merging consecutive utterances of one speaker is left to the minutes stage.
 
-use crate::types::{AsrSegment, AsrToken, Ms, Span, SpeakerId, SpeakerTurn, Transcript, Utterance, UNKNOWN_SPEAKER};
+use crate::types::{
+    AsrSegment, AsrToken, Ms, Span, SpeakerId, SpeakerTurn, Transcript, Utterance, UNKNOWN_SPEAKER,
+};
 
 /// A speaker must hold at least this much of a segment to get a part of it; shorter
 /// overlaps are boundary jitter between diarization and recognition timestamps.
@@ -12,7 +14,11 @@ const MIN_PART: Ms = Ms(700);
 /// Builds the transcript: every segment gets the speaker with most overlap (or the nearest
 /// turn's when none overlaps); segments spanning a change are split at token boundaries.
 /// With no turns at all every utterance is [`UNKNOWN_SPEAKER`].
-pub fn attribute(segments: &[AsrSegment], turns: &[SpeakerTurn], names: &dyn Fn(SpeakerId) -> String) -> Transcript {
+pub fn attribute(
+    segments: &[AsrSegment],
+    turns: &[SpeakerTurn],
+    names: &dyn Fn(SpeakerId) -> String,
+) -> Transcript {
     let mut sorted: Vec<&SpeakerTurn> = turns.iter().filter(|t| !t.span.is_empty()).collect();
     sorted.sort_by_key(|t| (t.span.start, t.span.end));
     let mut utterances = Vec::with_capacity(segments.len());
@@ -26,9 +32,20 @@ pub fn attribute(segments: &[AsrSegment], turns: &[SpeakerTurn], names: &dyn Fn(
             let parts = split(seg, &pieces);
             if parts.len() >= 2 {
                 utterances.extend(parts.into_iter().map(|(speaker, span, tokens)| {
-                    let text = tokens.iter().map(|t| t.text.as_str()).collect::<String>().trim().to_string();
+                    let text = tokens
+                        .iter()
+                        .map(|t| t.text.as_str())
+                        .collect::<String>()
+                        .trim()
+                        .to_string();
                     let confidence = tokens.iter().map(|t| t.p).sum::<f32>() / tokens.len() as f32;
-                    Utterance { span, speaker: names(speaker), text, confidence, tokens }
+                    Utterance {
+                        span,
+                        speaker: names(speaker),
+                        text,
+                        confidence,
+                        tokens,
+                    }
                 }));
                 continue;
             }
@@ -42,7 +59,11 @@ pub fn attribute(segments: &[AsrSegment], turns: &[SpeakerTurn], names: &dyn Fn(
         .chain(turns.iter().map(|t| t.span.end))
         .max()
         .unwrap_or(Ms(0));
-    Transcript { utterances, duration: end }
+    Transcript {
+        utterances,
+        duration: end,
+        speaker_turns: sorted.into_iter().cloned().collect(),
+    }
 }
 
 fn whole(seg: &AsrSegment, speaker: String) -> Utterance {
@@ -81,7 +102,10 @@ fn nearest(span: Span, turns: &[&SpeakerTurn]) -> SpeakerId {
             t.span.start.0.saturating_sub(span.end.0)
         }
     };
-    turns.iter().min_by_key(|t| gap(t)).map_or(SpeakerId(1), |t| t.speaker)
+    turns
+        .iter()
+        .min_by_key(|t| gap(t))
+        .map_or(SpeakerId(1), |t| t.speaker)
 }
 
 /// Who speaks where inside `span`: consecutive stretches of one speaker (clipped to the
@@ -112,7 +136,10 @@ fn speaker_pieces(span: Span, turns: &[&SpeakerTurn]) -> Vec<(SpeakerId, Span)> 
 /// pieces, and the segment is cut at the token boundary nearest to it. Parts left without
 /// tokens are dropped (their time goes to the neighbour).
 fn split(seg: &AsrSegment, pieces: &[(SpeakerId, Span)]) -> Vec<(SpeakerId, Span, Vec<AsrToken>)> {
-    let changes: Vec<u64> = pieces.windows(2).map(|w| (w[0].1.end.0 + w[1].1.start.0) / 2).collect();
+    let changes: Vec<u64> = pieces
+        .windows(2)
+        .map(|w| (w[0].1.end.0 + w[1].1.start.0) / 2)
+        .collect();
     // Token i starts part p when its start is the boundary closest to change p - 1.
     let n = seg.tokens.len();
     let mut cut_at: Vec<usize> = Vec::with_capacity(changes.len());
@@ -147,13 +174,23 @@ fn split(seg: &AsrSegment, pieces: &[(SpeakerId, Span)]) -> Vec<(SpeakerId, Span
     let starts: Vec<Ms> = merged
         .iter()
         .enumerate()
-        .map(|(i, (_, t))| if i == 0 { seg.span.start } else { t[0].start.clamp(seg.span.start, seg.span.end) })
+        .map(|(i, (_, t))| {
+            if i == 0 {
+                seg.span.start
+            } else {
+                t[0].start.clamp(seg.span.start, seg.span.end)
+            }
+        })
         .collect();
     merged
         .into_iter()
         .enumerate()
         .map(|(i, (sp, toks))| {
-            let end = if i + 1 < count { starts[i + 1] } else { seg.span.end };
+            let end = if i + 1 < count {
+                starts[i + 1]
+            } else {
+                seg.span.end
+            };
             (sp, Span::new(starts[i], end.max(starts[i])), toks)
         })
         .collect()
@@ -164,16 +201,30 @@ mod tests {
     use super::*;
 
     fn tok(text: &str, s: u64, e: u64, p: f32) -> AsrToken {
-        AsrToken { text: text.to_string(), start: Ms(s), end: Ms(e), p }
+        AsrToken {
+            text: text.to_string(),
+            start: Ms(s),
+            end: Ms(e),
+            p,
+        }
     }
 
     fn seg(s: u64, e: u64, tokens: Vec<AsrToken>) -> AsrSegment {
         let text = tokens.iter().map(|t| t.text.as_str()).collect();
-        AsrSegment { span: Span::new(Ms(s), Ms(e)), text, confidence: 0.9, no_speech_prob: 0.01, tokens }
+        AsrSegment {
+            span: Span::new(Ms(s), Ms(e)),
+            text,
+            confidence: 0.9,
+            no_speech_prob: 0.01,
+            tokens,
+        }
     }
 
     fn turn(s: u64, e: u64, id: u32) -> SpeakerTurn {
-        SpeakerTurn { span: Span::new(Ms(s), Ms(e)), speaker: SpeakerId(id) }
+        SpeakerTurn {
+            span: Span::new(Ms(s), Ms(e)),
+            speaker: SpeakerId(id),
+        }
     }
 
     fn names(id: SpeakerId) -> String {
@@ -182,7 +233,10 @@ mod tests {
 
     #[test]
     fn segments_take_the_speaker_with_most_overlap() {
-        let segments = [seg(0, 3000, vec![tok("はい", 0, 3000, 0.9)]), seg(3000, 6000, vec![])];
+        let segments = [
+            seg(0, 3000, vec![tok("はい", 0, 3000, 0.9)]),
+            seg(3000, 6000, vec![]),
+        ];
         // Speaker 2 holds only 400 ms of the first segment: jitter, not a change.
         let turns = [turn(0, 2600, 1), turn(2600, 6000, 2)];
         let t = attribute(&segments, &turns, &names);
@@ -211,9 +265,18 @@ mod tests {
         let t = attribute(&segments, &turns, &names);
         assert_eq!(t.utterances.len(), 2);
         let (a, b) = (&t.utterances[0], &t.utterances[1]);
-        assert_eq!((a.speaker.as_str(), a.text.as_str()), ("話者1", "本日は以上です。"));
-        assert_eq!((b.speaker.as_str(), b.text.as_str()), ("話者2", "質問します"));
-        assert_eq!((a.span, b.span), (Span::new(Ms(0), Ms(2700)), Span::new(Ms(2700), Ms(4200))));
+        assert_eq!(
+            (a.speaker.as_str(), a.text.as_str()),
+            ("話者1", "本日は以上です。")
+        );
+        assert_eq!(
+            (b.speaker.as_str(), b.text.as_str()),
+            ("話者2", "質問します")
+        );
+        assert_eq!(
+            (a.span, b.span),
+            (Span::new(Ms(0), Ms(2700)), Span::new(Ms(2700), Ms(4200)))
+        );
         assert!((a.confidence - 0.75).abs() < 1e-6);
         assert!((b.confidence - 0.4).abs() < 1e-6);
         assert_eq!(a.tokens.len() + b.tokens.len(), 6);
@@ -221,12 +284,25 @@ mod tests {
 
     #[test]
     fn three_speakers_in_one_segment_and_back() {
-        let tokens: Vec<AsrToken> = (0..12).map(|i| tok(&format!("t{i}"), i * 500, i * 500 + 500, 1.0)).collect();
+        let tokens: Vec<AsrToken> = (0..12)
+            .map(|i| tok(&format!("t{i}"), i * 500, i * 500 + 500, 1.0))
+            .collect();
         let segments = [seg(0, 6000, tokens)];
         let turns = [turn(0, 2000, 1), turn(2000, 4000, 2), turn(4000, 6000, 1)];
         let t = attribute(&segments, &turns, &names);
-        let got: Vec<(&str, &str)> = t.utterances.iter().map(|u| (u.speaker.as_str(), u.text.as_str())).collect();
-        assert_eq!(got, [("話者1", "t0t1t2t3"), ("話者2", "t4t5t6t7"), ("話者1", "t8t9t10t11")]);
+        let got: Vec<(&str, &str)> = t
+            .utterances
+            .iter()
+            .map(|u| (u.speaker.as_str(), u.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("話者1", "t0t1t2t3"),
+                ("話者2", "t4t5t6t7"),
+                ("話者1", "t8t9t10t11")
+            ]
+        );
     }
 
     #[test]
@@ -243,7 +319,11 @@ mod tests {
 
     #[test]
     fn change_inside_a_single_token_keeps_the_segment_whole() {
-        let segments = [seg(0, 3000, vec![tok("ありがとうございました", 0, 3000, 0.9)])];
+        let segments = [seg(
+            0,
+            3000,
+            vec![tok("ありがとうございました", 0, 3000, 0.9)],
+        )];
         let turns = [turn(0, 1500, 1), turn(1500, 3000, 2)];
         let t = attribute(&segments, &turns, &names);
         assert_eq!(t.utterances.len(), 1);

@@ -13,9 +13,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use gijiroku::asr::whisper::WhisperTranscriber;
 use gijiroku::asr::{AsrConfig, Decoding};
+use gijiroku::diarize::{DiarizeConfig, Encoder};
 use gijiroku::export::Format;
 use gijiroku::minutes::MeetingSheet;
-use gijiroku::models::ModelStore;
+use gijiroku::models::{ModelStore, SPEAKER_MODEL};
 use gijiroku::pipeline::{self, Config, Engine, Job};
 use gijiroku::types::Progress;
 
@@ -24,7 +25,11 @@ const DEFAULT_MODEL: &str = "base";
 const VAD_MODEL: &str = "silero-vad";
 
 #[derive(Parser, Debug)]
-#[command(name = "gijiroku", version, about = "会議の録音から議事録（案）を作る — offline Japanese meeting minutes")]
+#[command(
+    name = "gijiroku",
+    version,
+    about = "会議の録音から議事録（案）を作る — offline Japanese meeting minutes"
+)]
 pub struct Cli {
     /// Where models are installed (default: $GIJIROKU_MODELS or ./models).
     #[arg(long, global = true, value_name = "DIR")]
@@ -48,6 +53,22 @@ pub enum Command {
     Models(ModelsCommand),
     /// Print an example meeting sheet (会議.toml) to fill in.
     SheetTemplate,
+    /// Rename speakers in finished outputs without recognising again: 話者1=委員長 ...
+    Relabel {
+        /// The JSON written by `transcribe` (DOCX and other outputs beside it are rewritten).
+        json: PathBuf,
+        /// LABEL=NAME pairs, e.g. 話者1=委員長 話者2=総務課長.
+        #[arg(required = true, value_name = "LABEL=NAME")]
+        names: Vec<String>,
+    },
+    /// Diarization error rate of a hypothesis RTTM against a reference RTTM.
+    Der {
+        reference: PathBuf,
+        hypothesis: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -82,6 +103,15 @@ pub struct TranscribeArgs {
     /// Words and names to prime recognition with (初期プロンプト).
     #[arg(long, value_name = "TEXT")]
     pub prompt: Option<String>,
+    /// Exact number of speakers (default: estimated).
+    #[arg(long, value_name = "N")]
+    pub speakers: Option<usize>,
+    /// Upper bound on the number of speakers (default: the people on the meeting sheet).
+    #[arg(long, value_name = "N")]
+    pub max_speakers: Option<usize>,
+    /// Do not separate speakers: every turn is 発言者.
+    #[arg(long)]
+    pub no_diarize: bool,
     /// Use the simple energy detector instead of the Silero VAD model.
     #[arg(long)]
     pub no_vad: bool,
@@ -119,7 +149,11 @@ pub enum Status {
 }
 
 pub fn run(cli: Cli) -> Result<Status> {
-    let store = ModelStore::new(cli.models_dir.clone().unwrap_or_else(ModelStore::default_dir));
+    let store = ModelStore::new(
+        cli.models_dir
+            .clone()
+            .unwrap_or_else(ModelStore::default_dir),
+    );
     match cli.command {
         Command::Transcribe(ref args) => transcribe(&cli, &store, args),
         Command::Models(ref m) => models(&cli, &store, m),
@@ -127,6 +161,22 @@ pub fn run(cli: Cli) -> Result<Status> {
             print!("{}", gijiroku::minutes::SHEET_TEMPLATE);
             Ok(Status::Ok)
         }
+        Command::Relabel {
+            ref json,
+            ref names,
+        } => {
+            let names = pipeline::parse_relabels(names)?;
+            let written = pipeline::relabel(json, &names, &Config::default().minutes)?;
+            for p in written {
+                println!("{}", p.display());
+            }
+            Ok(Status::Ok)
+        }
+        Command::Der {
+            ref reference,
+            ref hypothesis,
+            json,
+        } => der(reference, hypothesis, json),
     }
 }
 
@@ -148,16 +198,37 @@ fn validate(args: &TranscribeArgs) -> Result<Settings> {
     };
     if let Some(dir) = &args.output {
         if dir.exists() && !dir.is_dir() {
-            bail!("{}: output path exists and is not a directory", dir.display());
+            bail!(
+                "{}: output path exists and is not a directory",
+                dir.display()
+            );
         }
     }
     let asr = AsrConfig {
         language: args.language.clone(),
-        decoding: if args.greedy { Decoding::Greedy } else { Decoding::Beam { size: args.beam } },
+        decoding: if args.greedy {
+            Decoding::Greedy
+        } else {
+            Decoding::Beam { size: args.beam }
+        },
         threads: args.threads,
         initial_prompt: args.prompt.clone(),
     };
-    Ok(Settings { formats, sheet, config: Config { asr, ..Config::default() } })
+    let diarize = DiarizeConfig {
+        speakers: args.speakers,
+        max_speakers: args.max_speakers,
+        ..DiarizeConfig::default()
+    };
+    diarize.validate().context("--speakers / --max-speakers")?;
+    Ok(Settings {
+        formats,
+        sheet,
+        config: Config {
+            asr,
+            diarize,
+            ..Config::default()
+        },
+    })
 }
 
 fn transcribe(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Result<Status> {
@@ -170,13 +241,17 @@ fn transcribe(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Result<St
             if cancel.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!("\n中断します (stopping after the current step; no partial output is written)…");
+            eprintln!(
+                "\n中断します (stopping after the current step; no partial output is written)…"
+            );
         })
         .context("cannot install the Ctrl-C handler")?;
     }
 
     let bar = progress(cli.quiet);
-    let model_path = store.ensure(&args.model, &*bar).with_context(|| format!("model `{}`", args.model))?;
+    let model_path = store
+        .ensure(&args.model, &*bar)
+        .with_context(|| format!("model `{}`", args.model))?;
     let vad_model = if args.no_vad {
         None
     } else {
@@ -188,11 +263,25 @@ fn transcribe(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Result<St
             }
         }
     };
+    let encoder = if args.no_diarize {
+        None
+    } else {
+        let path = store
+            .ensure(SPEAKER_MODEL, &*bar)
+            .context("speaker encoder (use --no-diarize to skip speaker turns)")?;
+        Some(Encoder::load(&path).with_context(|| format!("speaker encoder {}", path.display()))?)
+    };
     let name = model_display_name(&args.model);
-    let mut transcriber = WhisperTranscriber::load(&model_path, &name, settings.config.asr.clone(), cancel.clone())?;
+    let mut transcriber = WhisperTranscriber::load(
+        &model_path,
+        &name,
+        settings.config.asr.clone(),
+        cancel.clone(),
+    )?;
     let mut engine = Engine {
         transcriber: &mut transcriber,
         vad_model,
+        encoder: encoder.as_ref(),
         config: settings.config,
         formats: settings.formats,
         force: args.force,
@@ -207,7 +296,11 @@ fn transcribe(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Result<St
             break;
         }
         let out_dir = args.output.clone().unwrap_or_else(|| parent_dir(input));
-        let job = Job { input, out_dir: &out_dir, sheet: settings.sheet.as_ref() };
+        let job = Job {
+            input,
+            out_dir: &out_dir,
+            sheet: settings.sheet.as_ref(),
+        };
         bar.start(&format!("{}", input.display()), 0);
         match pipeline::run_file(&mut engine, &job, &*bar) {
             Ok(outcome) => {
@@ -220,10 +313,16 @@ fn transcribe(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Result<St
                         secs,
                         outcome.timings.total,
                         outcome.timings.total / secs.max(0.001),
-                        outcome.outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                        outcome
+                            .outputs
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     );
                 }
-                results.push(serde_json::json!({"input": input, "status": "ok", "outcome": outcome}));
+                results
+                    .push(serde_json::json!({"input": input, "status": "ok", "outcome": outcome}));
             }
             Err(e) if e.is_interrupted() => {
                 bar.finish();
@@ -276,10 +375,19 @@ fn models(cli: &Cli, store: &ModelStore, cmd: &ModelsCommand) -> Result<Status> 
             if *json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
-                println!("no models installed in {} (try `gijiroku models install base`)", store.dir().display());
+                println!(
+                    "no models installed in {} (try `gijiroku models install base`)",
+                    store.dir().display()
+                );
             } else {
                 for m in list {
-                    println!("{:<20} {:>8.1} MB  {:?}  {}", m.name, m.size_bytes as f64 / 1e6, m.kind, m.path.display());
+                    println!(
+                        "{:<20} {:>8.1} MB  {:?}  {}",
+                        m.name,
+                        m.size_bytes as f64 / 1e6,
+                        m.kind,
+                        m.path.display()
+                    );
                 }
             }
         }
@@ -345,4 +453,50 @@ impl Progress for Bar {
     fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+fn der(reference: &Path, hypothesis: &Path, json: bool) -> Result<Status> {
+    let read = |p: &Path| -> Result<Vec<gijiroku::SpeakerTurn>> {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
+        gijiroku::diarize::parse_rttm(&text).with_context(|| format!("{}", p.display()))
+    };
+    let (r, h) = (read(reference)?, read(hypothesis)?);
+    let reports: Vec<(f64, gijiroku::diarize::DerReport)> = [0.25, 0.0]
+        .into_iter()
+        .map(|c| {
+            (
+                c,
+                gijiroku::diarize::der(&r, &h, gijiroku::Ms((c * 1000.0) as u64)),
+            )
+        })
+        .collect();
+    if json {
+        let v: Vec<_> = reports
+            .iter()
+            .map(|(c, d)| {
+                serde_json::json!({"collar": c, "der": d.der, "miss": d.miss, "false_alarm": d.false_alarm,
+                    "confusion": d.confusion, "scored": d.scored, "ref_speakers": d.ref_speakers,
+                    "hyp_speakers": d.hyp_speakers})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        let d0 = &reports[0].1;
+        println!(
+            "speakers: reference {}, hypothesis {}",
+            d0.ref_speakers, d0.hyp_speakers
+        );
+        for (c, d) in &reports {
+            println!(
+                "collar {c:.2} s: DER {:.2}% (miss {:.2}%, false alarm {:.2}%, confusion {:.2}%) over {:.1} s",
+                100.0 * d.der,
+                100.0 * d.miss / d.scored.max(1e-9),
+                100.0 * d.false_alarm / d.scored.max(1e-9),
+                100.0 * d.confusion / d.scored.max(1e-9),
+                d.scored
+            );
+        }
+    }
+    Ok(Status::Ok)
 }

@@ -2,11 +2,14 @@
 //!
 //! Stages, each a module with one public entry; [`pipeline`] is the only place that knows
 //! their order: [`audio`] (decode + resample to [`audio::Pcm16kMono`]) → [`vad`] (speech
-//! spans) → [`asr`] (whisper.cpp) → [`minutes`] (turns, meeting header) → [`export`]
-//! (DOCX, JSON, text). [`models`] installs and locates model files.
+//! spans) → [`asr`] (whisper.cpp) and [`diarize`] (who spoke when) → [`align`] (speakers
+//! attached to text) → [`minutes`] (turns, meeting header) → [`export`] (DOCX, JSON, text,
+//! RTTM). [`models`] installs and locates model files.
 
+pub mod align;
 pub mod asr;
 pub mod audio;
+pub mod diarize;
 pub mod export;
 pub mod minutes;
 pub mod models;
@@ -15,4 +18,6 @@ pub mod pipeline;
 pub mod types;
 pub mod vad;
 
-pub use types::{AsrSegment, AsrToken, Ms, Progress, SpeakerId, SpeakerTurn, Span, Transcript, Utterance};
+pub use types::{
+    AsrSegment, AsrToken, Ms, Progress, Span, SpeakerId, SpeakerTurn, Transcript, Utterance,
+};

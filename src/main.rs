@@ -17,7 +17,11 @@ fn main() -> ExitCode {
     // whisper.cpp's own chatter stays at debug unless asked for.
     let filter = tracing_subscriber::EnvFilter::try_from_env("GIJIROKU_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},whisper_rs=off")));
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 
     match cli::run(cli) {
         Ok(cli::Status::Ok) => ExitCode::SUCCESS,

@@ -10,7 +10,10 @@ pub enum OutputError {
     #[error("{}: already exists (use --force to overwrite)", path.display())]
     Exists { path: PathBuf },
     #[error("{}: cannot write: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: {detail}", path.display())]
     Content { path: PathBuf, detail: String },
 }
@@ -22,9 +25,14 @@ pub fn write_atomic<E: std::fmt::Display>(
     force: bool,
     fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
 ) -> Result<(), OutputError> {
-    let io = |source| OutputError::Io { path: path.to_path_buf(), source };
+    let io = |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     if !force && path.exists() {
-        return Err(OutputError::Exists { path: path.to_path_buf() });
+        return Err(OutputError::Exists {
+            path: path.to_path_buf(),
+        });
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -38,7 +46,10 @@ pub fn write_atomic<E: std::fmt::Display>(
         .map_err(io)?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        fill(&mut w).map_err(|e| OutputError::Content { path: path.to_path_buf(), detail: e.to_string() })?;
+        fill(&mut w).map_err(|e| OutputError::Content {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
         w.flush().map_err(io)?;
     }
     // Data must be on disk before the rename makes it visible.
@@ -48,7 +59,9 @@ pub fn write_atomic<E: std::fmt::Display>(
     } else {
         tmp.persist_noclobber(path).map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                OutputError::Exists { path: path.to_path_buf() }
+                OutputError::Exists {
+                    path: path.to_path_buf(),
+                }
             } else {
                 io(e.error)
             }
@@ -85,7 +98,10 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("boom"));
         assert_eq!(std::fs::read(&p).unwrap(), b"old");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "temp file left behind: {names:?}");
     }
 }

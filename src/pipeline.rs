@@ -1,5 +1,6 @@
 //! The only place that knows the stage order: [`run_file`] takes one recording through
-//! audio → VAD → ASR → speaker attribution → minutes → exports and reports an [`Outcome`].
+//! audio → VAD → diarization → ASR → speaker attribution → minutes → exports and reports an
+//! [`Outcome`].
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -8,10 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::asr::{AsrConfig, AsrError, Transcriber};
 use crate::audio::{AudioError, AudioInfo};
+use crate::diarize::{DiarizeConfig, DiarizeError, Encoder};
 use crate::export::Format;
 use crate::minutes::{Meeting, MeetingSheet, MinutesConfig};
 use crate::output::{write_atomic, OutputError};
-use crate::types::{AsrSegment, Progress, Transcript, Utterance, UNKNOWN_SPEAKER};
+use crate::types::{Progress, SpeakerTurn};
 use crate::vad::{VadConfig, VadError};
 
 /// Settings for every stage, one part each.
@@ -20,6 +22,7 @@ use crate::vad::{VadConfig, VadError};
 pub struct Config {
     pub asr: AsrConfig,
     pub vad: VadConfig,
+    pub diarize: DiarizeConfig,
     pub minutes: MinutesConfig,
 }
 
@@ -29,6 +32,8 @@ pub enum PipelineError {
     Audio(#[from] AudioError),
     #[error("{}: voice activity detection failed: {source}", path.display())]
     Vad { path: PathBuf, source: VadError },
+    #[error("{}: speaker diarization failed: {source}", path.display())]
+    Diarize { path: PathBuf, source: DiarizeError },
     #[error("{}: {source}", path.display())]
     Asr { path: PathBuf, source: AsrError },
     #[error(transparent)]
@@ -38,7 +43,13 @@ pub enum PipelineError {
 impl PipelineError {
     /// True when the user interrupted the run (not a fault of the input).
     pub fn is_interrupted(&self) -> bool {
-        matches!(self, PipelineError::Asr { source: AsrError::Interrupted, .. })
+        matches!(
+            self,
+            PipelineError::Asr {
+                source: AsrError::Interrupted,
+                ..
+            }
+        )
     }
 }
 
@@ -47,6 +58,8 @@ pub struct Engine<'a> {
     pub transcriber: &'a mut dyn Transcriber,
     /// Silero VAD ggml file; `None` falls back to the energy detector.
     pub vad_model: Option<PathBuf>,
+    /// Speaker encoder; `None` leaves every turn to 発言者.
+    pub encoder: Option<&'a Encoder>,
     pub config: Config,
     pub formats: Vec<Format>,
     pub force: bool,
@@ -64,6 +77,7 @@ pub struct Job<'a> {
 pub struct Timings {
     pub decode: f64,
     pub vad: f64,
+    pub diarize: f64,
     pub asr: f64,
     pub total: f64,
 }
@@ -74,22 +88,34 @@ pub struct Outcome {
     pub outputs: Vec<PathBuf>,
     pub audio: AudioInfo,
     pub segments: usize,
+    /// Distinct speakers found (0 when diarization was off).
+    pub speakers: usize,
     pub timings: Timings,
 }
 
 /// The output path of `input` in `format` under `out_dir`.
 pub fn output_path(input: &Path, out_dir: &Path, format: Format) -> PathBuf {
-    let stem = input.file_stem().map(|s| s.to_os_string()).unwrap_or_else(|| "out".into());
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_os_string())
+        .unwrap_or_else(|| "out".into());
     let mut p = out_dir.join(stem);
     p.set_extension(format.extension());
     p
 }
 
 /// Draft the minutes of one recording and write every requested format.
-pub fn run_file(engine: &mut Engine, job: &Job, progress: &dyn Progress) -> Result<Outcome, PipelineError> {
+pub fn run_file(
+    engine: &mut Engine,
+    job: &Job,
+    progress: &dyn Progress,
+) -> Result<Outcome, PipelineError> {
     let t0 = Instant::now();
-    let outputs: Vec<(Format, PathBuf)> =
-        engine.formats.iter().map(|&f| (f, output_path(job.input, job.out_dir, f))).collect();
+    let outputs: Vec<(Format, PathBuf)> = engine
+        .formats
+        .iter()
+        .map(|&f| (f, output_path(job.input, job.out_dir, f)))
+        .collect();
     // Refuse before hours of recognition, not after.
     if !engine.force {
         if let Some((_, p)) = outputs.iter().find(|(_, p)| p.exists()) {
@@ -103,28 +129,59 @@ pub fn run_file(engine: &mut Engine, job: &Job, progress: &dyn Progress) -> Resu
 
     let t1 = Instant::now();
     let speech = match &engine.vad_model {
-        Some(model) => crate::vad::detect(&pcm, model, &engine.config.vad)
-            .map_err(|source| PipelineError::Vad { path: job.input.to_path_buf(), source })?,
+        Some(model) => crate::vad::detect(&pcm, model, &engine.config.vad).map_err(|source| {
+            PipelineError::Vad {
+                path: job.input.to_path_buf(),
+                source,
+            }
+        })?,
         None => crate::vad::detect_energy(&pcm, &engine.config.vad),
     };
     let t_vad = t1.elapsed().as_secs_f64();
     tracing::info!(file = %job.input.display(), spans = speech.len(), "speech detected");
 
+    let t_diarize = Instant::now();
+    let turns: Vec<SpeakerTurn> = match engine.encoder {
+        Some(encoder) => {
+            let cfg = diarize_config(&engine.config.diarize, job.sheet);
+            crate::diarize::run(&pcm, &speech, encoder, &cfg, progress).map_err(|source| {
+                PipelineError::Diarize {
+                    path: job.input.to_path_buf(),
+                    source,
+                }
+            })?
+        }
+        None => Vec::new(),
+    };
+    let t_diarize = t_diarize.elapsed().as_secs_f64();
+    let speakers = turns
+        .iter()
+        .map(|t| t.speaker)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    tracing::info!(file = %job.input.display(), speakers, turns = turns.len(), "speakers found");
+
     let t2 = Instant::now();
     let segments = engine
         .transcriber
         .transcribe(&pcm, &speech, progress)
-        .map_err(|source| PipelineError::Asr { path: job.input.to_path_buf(), source })?;
+        .map_err(|source| PipelineError::Asr {
+            path: job.input.to_path_buf(),
+            source,
+        })?;
     let t_asr = t2.elapsed().as_secs_f64();
 
-    let transcript = attribute_unknown(&segments, &pcm);
+    let mut transcript = crate::align::attribute(&segments, &turns, &|id| id.to_string());
+    transcript.duration = pcm.duration();
     let meeting = Meeting::resolve(job.sheet, file_time(job.input), pcm.duration());
     let minutes = crate::minutes::draft(&transcript, &meeting, &engine.config.minutes)
         .with_model(engine.transcriber.model_name());
 
     let mut written = Vec::new();
     for (format, path) in &outputs {
-        write_atomic(path, engine.force, |w| crate::export::write(&minutes, &transcript, *format, w))?;
+        write_atomic(path, engine.force, |w| {
+            crate::export::write(&minutes, &transcript, *format, w)
+        })?;
         written.push(path.clone());
     }
     Ok(Outcome {
@@ -132,29 +189,146 @@ pub fn run_file(engine: &mut Engine, job: &Job, progress: &dyn Progress) -> Resu
         outputs: written,
         audio,
         segments: transcript.utterances.len(),
-        timings: Timings { decode: t_decode, vad: t_vad, asr: t_asr, total: t0.elapsed().as_secs_f64() },
+        speakers,
+        timings: Timings {
+            decode: t_decode,
+            vad: t_vad,
+            diarize: t_diarize,
+            asr: t_asr,
+            total: t0.elapsed().as_secs_f64(),
+        },
     })
 }
 
-/// Until speaker turns are known every segment is 発言者.
-fn attribute_unknown(segments: &[AsrSegment], pcm: &crate::audio::Pcm16kMono) -> Transcript {
-    Transcript {
-        utterances: segments
-            .iter()
-            .map(|s| Utterance {
-                span: s.span,
-                speaker: UNKNOWN_SPEAKER.to_string(),
-                text: s.text.clone(),
-                confidence: s.confidence,
-                tokens: s.tokens.clone(),
-            })
-            .collect(),
-        duration: pcm.duration(),
+/// The sheet's list of people who may speak bounds the speaker count unless the user set
+/// a count or bound.
+fn diarize_config(cfg: &DiarizeConfig, sheet: Option<&MeetingSheet>) -> DiarizeConfig {
+    let mut cfg = cfg.clone();
+    if cfg.speakers.is_none() && cfg.max_speakers.is_none() {
+        if let Some(sheet) = sheet {
+            let people = sheet.attendees.len() + sheet.explainers.len() + sheet.secretariat.len();
+            if people > 0 {
+                cfg.max_speakers = Some(people);
+            }
+        }
     }
+    cfg
 }
 
 /// The file's modification time in local time: a recorder stops writing when the meeting ends.
 fn file_time(path: &Path) -> Option<chrono::NaiveDateTime> {
     let modified = std::fs::metadata(path).ok()?.modified().ok()?;
     Some(chrono::DateTime::<chrono::Local>::from(modified).naive_local())
+}
+
+/// Why a relabel could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum RelabelError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        source: crate::export::ExportError,
+    },
+    #[error("`{given}`: expected LABEL=NAME, e.g. 話者1=委員長")]
+    Syntax { given: String },
+    #[error("{}: no speaker is labelled `{label}`; labels in this file: {known}", path.display())]
+    UnknownLabel {
+        path: PathBuf,
+        label: String,
+        known: String,
+    },
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+/// Parses `話者1=委員長` arguments into (label, name) pairs.
+pub fn parse_relabels(args: &[String]) -> Result<Vec<(String, String)>, RelabelError> {
+    args.iter()
+        .map(|a| match a.split_once('=') {
+            Some((l, n)) if !l.trim().is_empty() => {
+                Ok((l.trim().to_string(), n.trim().to_string()))
+            }
+            _ => Err(RelabelError::Syntax { given: a.clone() }),
+        })
+        .collect()
+}
+
+/// Renames speakers in a finished run without recognising again: reads `json` (our JSON
+/// export), applies `names` (raw label such as 話者1, or a name already shown, → new name),
+/// and rewrites the JSON and every sibling output of the same stem that exists (DOCX, txt,
+/// srt, vtt, rttm). Returns the files rewritten.
+pub fn relabel(
+    json: &Path,
+    names: &[(String, String)],
+    cfg: &MinutesConfig,
+) -> Result<Vec<PathBuf>, RelabelError> {
+    let file = std::fs::File::open(json).map_err(|source| RelabelError::Read {
+        path: json.to_path_buf(),
+        source,
+    })?;
+    let doc = crate::export::read_json(std::io::BufReader::new(file)).map_err(|source| {
+        RelabelError::Json {
+            path: json.to_path_buf(),
+            source,
+        }
+    })?;
+    let transcript = doc.transcript();
+    let mut meeting = doc.meeting.clone();
+    let labels: std::collections::BTreeSet<&str> = transcript
+        .utterances
+        .iter()
+        .map(|u| u.speaker.as_str())
+        .chain(doc.speaker_turns.iter().map(|t| t.speaker.as_str()))
+        .collect();
+    for (key, name) in names {
+        // A key is a raw label, or the name a label is shown as now (委員長=議長).
+        let targets: Vec<String> = if labels.contains(key.as_str()) {
+            vec![key.clone()]
+        } else {
+            labels
+                .iter()
+                .filter(|l| meeting.display_name(l) == key)
+                .map(|l| l.to_string())
+                .collect()
+        };
+        if targets.is_empty() {
+            return Err(RelabelError::UnknownLabel {
+                path: json.to_path_buf(),
+                label: key.clone(),
+                known: labels
+                    .iter()
+                    .map(|l| match meeting.display_name(l) {
+                        n if n == *l => l.to_string(),
+                        n => format!("{l} ({n})"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        for t in targets {
+            meeting.speaker_names.insert(t, name.clone());
+        }
+    }
+    let minutes = crate::minutes::draft(&transcript, &meeting, cfg).with_model(doc.model.clone());
+    let minutes = crate::minutes::Minutes {
+        audio_seconds: doc.audio_seconds,
+        ..minutes
+    };
+    let mut written = Vec::new();
+    for format in Format::ALL {
+        let path = json.with_extension(format.extension());
+        if format != Format::Json && !path.is_file() {
+            continue;
+        }
+        write_atomic(&path, true, |w| {
+            crate::export::write(&minutes, &transcript, format, w)
+        })?;
+        written.push(path);
+    }
+    Ok(written)
 }

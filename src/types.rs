@@ -137,6 +137,10 @@ pub struct Utterance {
 pub struct Transcript {
     pub utterances: Vec<Utterance>,
     pub duration: Ms,
+    /// Who spoke when, as diarization found it (empty when speakers were not separated);
+    /// finer than the utterances, whose times come from the recogniser.
+    #[serde(default)]
+    pub speaker_turns: Vec<SpeakerTurn>,
 }
 
 /// Label used for every turn while speakers are not separated.

@@ -127,7 +127,12 @@ mod tests {
     fn tone(rate: u32, channels: u16, secs: f32) -> Vec<f32> {
         let n = (rate as f32 * secs) as usize;
         (0..n)
-            .flat_map(|i| std::iter::repeat_n((2.0 * PI * 440.0 * i as f32 / rate as f32).sin() * 0.5, channels as usize))
+            .flat_map(|i| {
+                std::iter::repeat_n(
+                    (2.0 * PI * 440.0 * i as f32 / rate as f32).sin() * 0.5,
+                    channels as usize,
+                )
+            })
             .collect()
     }
 
@@ -136,7 +141,11 @@ mod tests {
             channels,
             sample_rate: rate,
             bits_per_sample: bits,
-            sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
+            sample_format: if float {
+                hound::SampleFormat::Float
+            } else {
+                hound::SampleFormat::Int
+            },
         };
         let mut w = hound::WavWriter::create(path, spec).unwrap();
         for v in tone(rate, channels, secs) {
@@ -156,7 +165,9 @@ mod tests {
 
     fn peak(pcm: &Pcm16kMono) -> f32 {
         let s = pcm.samples();
-        s[s.len() / 4..s.len() * 3 / 4].iter().fold(0f32, |m, v| m.max(v.abs()))
+        s[s.len() / 4..s.len() * 3 / 4]
+            .iter()
+            .fold(0f32, |m, v| m.max(v.abs()))
     }
 
     #[test]

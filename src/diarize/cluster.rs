@@ -27,7 +27,12 @@ pub enum Stop {
     /// `sqrt(wA·wB/(wA+wB))·|cA−cB|` (weights in seconds, `c` the mean embeddings) is at
     /// least `ward`, their mean embeddings are at least `distance` apart in cosine
     /// distance, and each holds at least `min_weight` seconds. At most `max` clusters.
-    Separation { ward: f32, distance: f32, min_weight: f32, max: Option<usize> },
+    Separation {
+        ward: f32,
+        distance: f32,
+        min_weight: f32,
+        max: Option<usize>,
+    },
 }
 
 /// One merge of the tree: the clusters containing items `a` and `b` join at `cost`
@@ -66,7 +71,11 @@ impl Dendrogram {
         let mut d = vec![0.0f32; n * n];
         for i in 0..n {
             for j in i + 1..n {
-                let sq: f32 = items[i].iter().zip(&items[j]).map(|(a, b)| (a - b) * (a - b)).sum();
+                let sq: f32 = items[i]
+                    .iter()
+                    .zip(&items[j])
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
                 let v = size[i] * size[j] / (size[i] + size[j]) * sq;
                 d[i * n + j] = v;
                 d[j * n + i] = v;
@@ -85,7 +94,11 @@ impl Dendrogram {
             let Some(&a) = chain.last() else { break };
             // Nearest active neighbour of a; ties prefer the previous chain element so the
             // chain cannot cycle.
-            let prev = if chain.len() >= 2 { Some(chain[chain.len() - 2]) } else { None };
+            let prev = if chain.len() >= 2 {
+                Some(chain[chain.len() - 2])
+            } else {
+                None
+            };
             let (mut best, mut best_d) = match prev {
                 Some(p) => (p, d[a * n + p]),
                 None => (usize::MAX, f32::INFINITY),
@@ -106,7 +119,8 @@ impl Dendrogram {
                 for k in 0..n {
                     if active[k] && k != a && k != b {
                         let sk = size[k];
-                        let v = ((sa + sk) * d[a * n + k] + (sb + sk) * d[b * n + k] - sk * best_d) / (sa + sb + sk);
+                        let v = ((sa + sk) * d[a * n + k] + (sb + sk) * d[b * n + k] - sk * best_d)
+                            / (sa + sb + sk);
                         d[a * n + k] = v;
                         d[k * n + a] = v;
                     }
@@ -154,9 +168,21 @@ impl Dendrogram {
 
     /// Labels under [`Stop::Separation`]: replays the merges, skipping those that would join
     /// two well-separated groups of enough speech (the top `max - 1` of them by cost at most).
-    fn separate(&self, items: &[Embedding], weights: &[f32], ward: f32, distance: f32, min_weight: f32, max: Option<usize>) -> Vec<usize> {
+    fn separate(
+        &self,
+        items: &[Embedding],
+        weights: &[f32],
+        ward: f32,
+        distance: f32,
+        min_weight: f32,
+        max: Option<usize>,
+    ) -> Vec<usize> {
         // Weighted embedding sums and weights of the groups as the tree grows.
-        let mut sum: Vec<Embedding> = items.iter().zip(weights).map(|(e, &w)| e.map(|x| x * w)).collect();
+        let mut sum: Vec<Embedding> = items
+            .iter()
+            .zip(weights)
+            .map(|(e, &w)| e.map(|x| x * w))
+            .collect();
         let mut wsum: Vec<f32> = weights.to_vec();
         let mut parent: Vec<usize> = (0..self.n).collect();
         let mut keep = vec![true; self.merges.len()];
@@ -204,7 +230,12 @@ fn find(p: &mut [usize], mut x: usize) -> usize {
 }
 
 /// Weighted, L2-normalised mean embedding of each label `0..k`.
-pub fn centroids(items: &[Embedding], weights: &[f32], labels: &[usize], k: usize) -> Vec<Embedding> {
+pub fn centroids(
+    items: &[Embedding],
+    weights: &[f32],
+    labels: &[usize],
+    k: usize,
+) -> Vec<Embedding> {
     let mut c = vec![[0.0f32; EMBEDDING]; k];
     for ((e, &w), &l) in items.iter().zip(weights).zip(labels) {
         if l < k {
@@ -245,20 +276,40 @@ pub fn cluster(items: &[Embedding], weights: &[f32], stop: Stop) -> (Vec<usize>,
     let tree = Dendrogram::build(&s_items, &s_weights);
     let s_labels = match stop {
         Stop::Count(k) => tree.cut(k.max(1)),
-        Stop::Separation { ward, distance, min_weight, max } => {
+        Stop::Separation {
+            ward,
+            distance,
+            min_weight,
+            max,
+        } => {
             // The sample carries only part of the total weight: scale the weight floor. The
             // Ward statistic stays as computed on the sample (each sampled item is as noisy
             // as any other, so weighting it up would overstate the evidence).
             let total: f32 = weights.iter().sum();
-            let share = if total > 0.0 { s_weights.iter().sum::<f32>() / total } else { 1.0 };
-            tree.separate(&s_items, &s_weights, ward, distance, min_weight * share, max)
+            let share = if total > 0.0 {
+                s_weights.iter().sum::<f32>() / total
+            } else {
+                1.0
+            };
+            tree.separate(
+                &s_items,
+                &s_weights,
+                ward,
+                distance,
+                min_weight * share,
+                max,
+            )
         }
     };
     let k = s_labels.iter().copied().max().map_or(0, |m| m + 1);
     let mut cents = centroids(&s_items, &s_weights, &s_labels, k);
     if let Stop::Separation { min_weight, .. } = stop {
         let total: f32 = weights.iter().sum();
-        let share = if total > 0.0 { s_weights.iter().sum::<f32>() / total } else { 1.0 };
+        let share = if total > 0.0 {
+            s_weights.iter().sum::<f32>() / total
+        } else {
+            1.0
+        };
         cents = drop_small(&s_items, &s_weights, &s_labels, cents, min_weight * share);
     }
     // Nearest-centroid rounds over all items (k-means with cosine similarity) tidy items
@@ -384,15 +435,27 @@ pub(crate) mod tests {
     fn purity(labels: &[usize], truth: &[usize]) -> bool {
         // Same partition up to renaming.
         let mut map = std::collections::BTreeMap::new();
-        labels.iter().zip(truth).all(|(l, t)| *map.entry(*l).or_insert(*t) == *t)
-            && map.values().collect::<std::collections::BTreeSet<_>>().len() == map.len()
+        labels
+            .iter()
+            .zip(truth)
+            .all(|(l, t)| *map.entry(*l).or_insert(*t) == *t)
+            && map
+                .values()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                == map.len()
     }
 
     /// Items of 3 s each, as units of speech would be.
     const SECS: f32 = 3.0;
 
     fn auto(max: Option<usize>) -> Stop {
-        Stop::Separation { ward: 1.0, distance: 0.075, min_weight: 10.0, max }
+        Stop::Separation {
+            ward: 1.0,
+            distance: 0.075,
+            min_weight: 10.0,
+            max,
+        }
     }
 
     #[test]
@@ -417,7 +480,12 @@ pub(crate) mod tests {
         assert_eq!(cluster(&items, &w, auto(Some(3))).1.len(), 3);
         assert_eq!(cluster(&items, &w, auto(Some(1))).1.len(), 1);
         // A separation nothing reaches yields one speaker.
-        let stop = Stop::Separation { ward: 1e6, distance: 0.075, min_weight: 0.0, max: None };
+        let stop = Stop::Separation {
+            ward: 1e6,
+            distance: 0.075,
+            min_weight: 0.0,
+            max: None,
+        };
         assert_eq!(cluster(&items, &w, stop).1.len(), 1);
     }
 
@@ -442,7 +510,12 @@ pub(crate) mod tests {
         items.push(noisy(&odd, &mut rng, 0.05));
         let w = vec![SECS; items.len()];
         assert_eq!(cluster(&items, &w, auto(None)).1.len(), 2);
-        let stop = Stop::Separation { ward: 1.0, distance: 0.075, min_weight: 0.0, max: None };
+        let stop = Stop::Separation {
+            ward: 1.0,
+            distance: 0.075,
+            min_weight: 0.0,
+            max: None,
+        };
         assert_eq!(cluster(&items, &w, stop).1.len(), 3);
     }
 
@@ -452,8 +525,11 @@ pub(crate) mod tests {
         let w: Vec<f32> = (0..items.len()).map(|i| 1.0 + (i % 3) as f32).collect();
         let tree = Dendrogram::build(&items, &w);
         // Naive O(n³) weighted Ward for comparison of merge costs.
-        let mut groups: Vec<(Vec<f32>, f32)> =
-            items.iter().zip(&w).map(|(e, &wi)| (e.to_vec(), wi)).collect();
+        let mut groups: Vec<(Vec<f32>, f32)> = items
+            .iter()
+            .zip(&w)
+            .map(|(e, &wi)| (e.to_vec(), wi))
+            .collect();
         let mut costs = Vec::new();
         while groups.len() > 1 {
             let mut best = (0, 1, f32::INFINITY);
@@ -478,7 +554,12 @@ pub(crate) mod tests {
         }
         costs.sort_by(f32::total_cmp);
         for (m, c) in tree.merges.iter().zip(&costs) {
-            assert!((m.cost - c).abs() < 1e-4 * c.max(1.0), "{} vs {}", m.cost, c);
+            assert!(
+                (m.cost - c).abs() < 1e-4 * c.max(1.0),
+                "{} vs {}",
+                m.cost,
+                c
+            );
         }
     }
 

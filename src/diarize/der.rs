@@ -73,14 +73,28 @@ pub fn der(reference: &[SpeakerTurn], hypothesis: &[SpeakerTurn], collar: Ms) ->
             }
             i += 1;
         }
-        let Some(&(next, _)) = events.get(i) else { break };
+        let Some(&(next, _)) = events.get(i) else {
+            break;
+        };
         if in_collar > 0 || next == t {
             continue;
         }
-        let refs: Vec<u32> = ref_active.iter().filter(|(_, &n)| n > 0).map(|(&s, _)| s).collect();
-        let hyps: Vec<u32> = hyp_active.iter().filter(|(_, &n)| n > 0).map(|(&s, _)| s).collect();
+        let refs: Vec<u32> = ref_active
+            .iter()
+            .filter(|(_, &n)| n > 0)
+            .map(|(&s, _)| s)
+            .collect();
+        let hyps: Vec<u32> = hyp_active
+            .iter()
+            .filter(|(_, &n)| n > 0)
+            .map(|(&s, _)| s)
+            .collect();
         if !refs.is_empty() || !hyps.is_empty() {
-            pieces.push(Piece { secs: (next - t) as f64 / 1000.0, refs, hyps });
+            pieces.push(Piece {
+                secs: (next - t) as f64 / 1000.0,
+                refs,
+                hyps,
+            });
         }
     }
 
@@ -102,7 +116,9 @@ pub fn der(reference: &[SpeakerTurn], hypothesis: &[SpeakerTurn], collar: Ms) ->
         let (nr, nh) = (p.refs.len() as f64, p.hyps.len() as f64);
         let mut correct = 0.0;
         for r in &p.refs {
-            let Ok(ri) = ref_ids.binary_search(r) else { continue };
+            let Ok(ri) = ref_ids.binary_search(r) else {
+                continue;
+            };
             if let Some(hi) = mapping[ri] {
                 if p.hyps.contains(&hyp_ids[hi]) {
                     correct += 1.0;
@@ -114,7 +130,11 @@ pub fn der(reference: &[SpeakerTurn], hypothesis: &[SpeakerTurn], collar: Ms) ->
         fa += p.secs * (nh - nr).max(0.0);
         conf += p.secs * (nr.min(nh) - correct);
     }
-    let der = if scored > 0.0 { (miss + fa + conf) / scored } else { 0.0 };
+    let der = if scored > 0.0 {
+        (miss + fa + conf) / scored
+    } else {
+        0.0
+    };
     DerReport {
         der,
         miss,
@@ -127,7 +147,11 @@ pub fn der(reference: &[SpeakerTurn], hypothesis: &[SpeakerTurn], collar: Ms) ->
 }
 
 fn sorted_ids(turns: &[SpeakerTurn]) -> Vec<u32> {
-    let mut ids: Vec<u32> = turns.iter().filter(|t| !t.span.is_empty()).map(|t| t.speaker.0).collect();
+    let mut ids: Vec<u32> = turns
+        .iter()
+        .filter(|t| !t.span.is_empty())
+        .map(|t| t.speaker.0)
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     ids
@@ -144,7 +168,13 @@ fn max_weight_matching(w: &[Vec<f64>]) -> Vec<Option<usize>> {
     // Square cost matrix (padding with zero weight), minimising max - w.
     let n = rows.max(cols);
     let max = w.iter().flatten().copied().fold(0.0f64, f64::max);
-    let cost = |i: usize, j: usize| if i < rows && j < cols { max - w[i][j] } else { max };
+    let cost = |i: usize, j: usize| {
+        if i < rows && j < cols {
+            max - w[i][j]
+        } else {
+            max
+        }
+    };
     // Potentials u (rows), v (cols), p[j] = row matched to column j (1-based, 0 = none).
     let mut u = vec![0.0f64; n + 1];
     let mut v = vec![0.0f64; n + 1];
@@ -215,7 +245,10 @@ pub fn parse_rttm(text: &str) -> Result<Vec<SpeakerTurn>, DiarizeError> {
         if f.first() != Some(&"SPEAKER") {
             continue;
         }
-        let bad = |reason: &str| DiarizeError::Rttm { line: n + 1, reason: reason.to_string() };
+        let bad = |reason: &str| DiarizeError::Rttm {
+            line: n + 1,
+            reason: reason.to_string(),
+        };
         if f.len() < 8 {
             return Err(bad("fewer than 8 fields"));
         }
@@ -236,7 +269,10 @@ pub fn parse_rttm(text: &str) -> Result<Vec<SpeakerTurn>, DiarizeError> {
                 names.len() - 1
             }
         };
-        turns.push(SpeakerTurn { span: Span::new(start, Ms(start.0 + dur.0)), speaker: SpeakerId(id as u32 + 1) });
+        turns.push(SpeakerTurn {
+            span: Span::new(start, Ms(start.0 + dur.0)),
+            speaker: SpeakerId(id as u32 + 1),
+        });
     }
     Ok(turns)
 }
@@ -246,7 +282,10 @@ mod tests {
     use super::*;
 
     fn turn(s: u64, e: u64, id: u32) -> SpeakerTurn {
-        SpeakerTurn { span: Span::new(Ms(s), Ms(e)), speaker: SpeakerId(id) }
+        SpeakerTurn {
+            span: Span::new(Ms(s), Ms(e)),
+            speaker: SpeakerId(id),
+        }
     }
 
     #[test]
@@ -263,7 +302,11 @@ mod tests {
     fn miss_false_alarm_and_confusion_are_separated() {
         // Values checked with pyannote.metrics 4.2 (collar=0 and collar=0.5, i.e. ±0.25 s).
         let r = [turn(0, 4000, 1), turn(4000, 10_000, 2)];
-        let h = [turn(500, 5000, 1), turn(5000, 9000, 2), turn(9000, 11_000, 3)];
+        let h = [
+            turn(500, 5000, 1),
+            turn(5000, 9000, 2),
+            turn(9000, 11_000, 3),
+        ];
         let d = der(&r, &h, Ms(0));
         // Miss 0–0.5 s; FA 10–11 s; confusion 4–5 s (ref 2, hyp 1) and 9–10 s (hyp 3).
         assert!((d.miss - 0.5).abs() < 1e-9, "{d:?}");
@@ -273,7 +316,10 @@ mod tests {
         let d = der(&r, &h, Ms(250));
         // Scored reference: 10 s minus collars at 0, 4, 10 (0.25 + 0.5 + 0.25) = 9 s.
         assert!((d.scored - 9.0).abs() < 1e-9, "{d:?}");
-        assert!((d.miss - 0.25).abs() < 1e-9 && (d.false_alarm - 0.75).abs() < 1e-9, "{d:?}");
+        assert!(
+            (d.miss - 0.25).abs() < 1e-9 && (d.false_alarm - 0.75).abs() < 1e-9,
+            "{d:?}"
+        );
         assert!((d.confusion - 1.5).abs() < 1e-9, "{d:?}");
     }
 
@@ -282,7 +328,12 @@ mod tests {
         // Greedy would map ref 1 -> hyp 1 (5 s) and leave ref 2 with hyp 2 (1 s); the optimum
         // maps ref 1 -> hyp 2 (4 s) and ref 2 -> hyp 1 (4 s).
         let r = [turn(0, 5000, 1), turn(5000, 9000, 2), turn(9000, 13_000, 1)];
-        let h = [turn(0, 1000, 1), turn(1000, 5000, 2), turn(5000, 9000, 1), turn(9000, 13_000, 2)];
+        let h = [
+            turn(0, 1000, 1),
+            turn(1000, 5000, 2),
+            turn(5000, 9000, 1),
+            turn(9000, 13_000, 2),
+        ];
         let d = der(&r, &h, Ms(0));
         assert!((d.confusion - 1.0).abs() < 1e-9, "{d:?}");
         let m = max_weight_matching(&[vec![5.0, 8.0], vec![4.0, 0.0]]);
@@ -297,7 +348,14 @@ mod tests {
                     SPEAKER m 1 15.034 10.240 <NA> <NA> B <NA> <NA>\n\
                     SPEAKER m 1 26.176 0.930 <NA> <NA> 話者1 <NA> <NA>\n";
         let t = parse_rttm(text).unwrap();
-        assert_eq!(t, [turn(800, 14_670, 1), turn(15_034, 25_274, 2), turn(26_176, 27_106, 1)]);
+        assert_eq!(
+            t,
+            [
+                turn(800, 14_670, 1),
+                turn(15_034, 25_274, 2),
+                turn(26_176, 27_106, 1)
+            ]
+        );
         assert!(parse_rttm("SPEAKER m 1 x 1 <NA> <NA> a").is_err());
     }
 }

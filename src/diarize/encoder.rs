@@ -46,15 +46,21 @@ pub struct Encoder {
 impl Encoder {
     /// Loads the safetensors file written by [`super::weights::convert_resemblyzer`].
     pub fn load(path: &Path) -> Result<Encoder, DiarizeError> {
-        let bytes =
-            std::fs::read(path).map_err(|source| DiarizeError::Read { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| DiarizeError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Encoder::from_safetensors(&bytes, path)
     }
 
     /// Builds the encoder from safetensors bytes; `path` is only for error messages.
     pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<Encoder, DiarizeError> {
         let weights = EncoderWeights::from_safetensors(bytes, path)?;
-        Ok(Encoder { weights, dft: dft_matrix(), mel_fb: mel_filter_bank() })
+        Ok(Encoder {
+            weights,
+            dft: dft_matrix(),
+            mel_fb: mel_filter_bank(),
+        })
     }
 
     /// Number of mel frames librosa (`center=True`) gives for `n` samples.
@@ -88,7 +94,10 @@ impl Encoder {
                     *v = idx.and_then(|i| samples.get(i)).copied().unwrap_or(0.0);
                 }
             }
-            sgemm(n, N_FFT, DFT_COLS, &frames, N_FFT, 1, &self.dft, DFT_COLS, 1, 0.0, &mut spec, DFT_COLS);
+            sgemm(
+                n, N_FFT, DFT_COLS, &frames, N_FFT, 1, &self.dft, DFT_COLS, 1, 0.0, &mut spec,
+                DFT_COLS,
+            );
             for r in 0..n {
                 let s = &spec[r * DFT_COLS..(r + 1) * DFT_COLS];
                 let p = &mut power[r * N_BINS..(r + 1) * N_BINS];
@@ -97,7 +106,20 @@ impl Encoder {
                 }
             }
             let dst = &mut out[done * MEL_BANDS..(done + n) * MEL_BANDS];
-            sgemm(n, N_BINS, MEL_BANDS, &power, N_BINS, 1, &self.mel_fb, MEL_BANDS, 1, 0.0, dst, MEL_BANDS);
+            sgemm(
+                n,
+                N_BINS,
+                MEL_BANDS,
+                &power,
+                N_BINS,
+                1,
+                &self.mel_fb,
+                MEL_BANDS,
+                1,
+                0.0,
+                dst,
+                MEL_BANDS,
+            );
             done += n;
         }
         out
@@ -132,7 +154,10 @@ impl Encoder {
                 })
                 .collect();
             // A worker only panics on a bug; surface it rather than return partial output.
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
         });
         for (i, e) in results.into_iter().flatten() {
             out[i] = e;
@@ -145,7 +170,10 @@ impl Encoder {
     /// steps rather than whole windows.
     fn embed_batch(&self, windows: &[&[f32]]) -> Vec<Embedding> {
         let b = windows.len();
-        let lens: Vec<usize> = windows.iter().map(|w| (w.len() / MEL_BANDS).max(1)).collect();
+        let lens: Vec<usize> = windows
+            .iter()
+            .map(|w| (w.len() / MEL_BANDS).max(1))
+            .collect();
         let t_max = lens.iter().copied().max().unwrap_or(1);
         let mut h = vec![vec![0.0f32; b * HIDDEN]; LAYERS];
         let mut c = vec![vec![0.0f32; b * HIDDEN]; LAYERS];
@@ -167,19 +195,38 @@ impl Encoder {
                 }
             }
             for (layer, (w_ih, w_hh, bias)) in self.weights.lstm.iter().enumerate() {
-                let (input, in_dim) = if layer == 0 { (&x, MEL_BANDS) } else { (&y_in, HIDDEN) };
+                let (input, in_dim) = if layer == 0 {
+                    (&x, MEL_BANDS)
+                } else {
+                    (&y_in, HIDDEN)
+                };
                 let g = &mut gates[..tc * b * GATES];
                 // Input projections of the whole chunk at once, biases as the β=1 term.
                 for row in g.chunks_exact_mut(GATES) {
                     row.copy_from_slice(bias);
                 }
-                sgemm(tc * b, in_dim, GATES, input, in_dim, 1, w_ih, 1, in_dim, 1.0, g, GATES);
+                sgemm(
+                    tc * b,
+                    in_dim,
+                    GATES,
+                    input,
+                    in_dim,
+                    1,
+                    w_ih,
+                    1,
+                    in_dim,
+                    1.0,
+                    g,
+                    GATES,
+                );
                 let (h, c) = (&mut h[layer], &mut c[layer]);
                 for t in 0..tc {
                     let gt = &mut g[t * b * GATES..(t + 1) * b * GATES];
                     // The state starts at zero, so the first step has no recurrent term.
                     if t0 + t > 0 {
-                        sgemm(b, HIDDEN, GATES, h, HIDDEN, 1, w_hh, 1, HIDDEN, 1.0, gt, GATES);
+                        sgemm(
+                            b, HIDDEN, GATES, h, HIDDEN, 1, w_hh, 1, HIDDEN, 1.0, gt, GATES,
+                        );
                     }
                     for i in 0..b {
                         lstm_cell(
@@ -192,7 +239,8 @@ impl Encoder {
                     if layer + 1 == LAYERS {
                         for (i, &len) in lens.iter().enumerate() {
                             if len == t0 + t + 1 {
-                                final_h[i * HIDDEN..(i + 1) * HIDDEN].copy_from_slice(&h[i * HIDDEN..(i + 1) * HIDDEN]);
+                                final_h[i * HIDDEN..(i + 1) * HIDDEN]
+                                    .copy_from_slice(&h[i * HIDDEN..(i + 1) * HIDDEN]);
                             }
                         }
                     }
@@ -204,7 +252,20 @@ impl Encoder {
         for row in lin.chunks_exact_mut(EMBEDDING) {
             row.copy_from_slice(&self.weights.linear_bias);
         }
-        sgemm(b, HIDDEN, EMBEDDING, &final_h, HIDDEN, 1, &self.weights.linear_weight, 1, HIDDEN, 1.0, &mut lin, EMBEDDING);
+        sgemm(
+            b,
+            HIDDEN,
+            EMBEDDING,
+            &final_h,
+            HIDDEN,
+            1,
+            &self.weights.linear_weight,
+            1,
+            HIDDEN,
+            1.0,
+            &mut lin,
+            EMBEDDING,
+        );
         lin.chunks_exact(EMBEDDING)
             .map(|row| {
                 let mut e = [0.0f32; EMBEDDING];
@@ -252,7 +313,10 @@ fn fast_exp(x: f32) -> f32 {
     let n = (x * LOG2E + ROUND) - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0
-        + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
     let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
     p * scale
 }
@@ -291,7 +355,10 @@ fn sgemm(
     let a_need = (m - 1) * rsa + (k.max(1) - 1) * csa + 1;
     let b_need = (k.max(1) - 1) * rsb + (n - 1) * csb + 1;
     let c_need = (m - 1) * rsc + n;
-    assert!(a.len() >= a_need && b.len() >= b_need && c.len() >= c_need, "sgemm operand too small");
+    assert!(
+        a.len() >= a_need && b.len() >= b_need && c.len() >= c_need,
+        "sgemm operand too small"
+    );
     // SAFETY: the extents were checked above; strides fit in isize for any slice in memory.
     unsafe {
         matrixmultiply::sgemm(
@@ -400,7 +467,9 @@ mod tests {
         let at = |band: usize, bin: usize| fb[bin * MEL_BANDS + band];
         // Each filter is a triangle: area normalised, so peak = 2 / (f[m+2] - f[m]).
         assert!(at(0, 0).abs() < 1e-9);
-        let peaks: Vec<f32> = (0..MEL_BANDS).map(|m| (0..N_BINS).map(|k| at(m, k)).fold(0.0, f32::max)).collect();
+        let peaks: Vec<f32> = (0..MEL_BANDS)
+            .map(|m| (0..N_BINS).map(|k| at(m, k)).fold(0.0, f32::max))
+            .collect();
         assert!(peaks.iter().all(|&p| p > 0.0), "every band has weight");
         // Low bands are narrow (linear region) so their peak is higher than the top band's.
         assert!(peaks[0] > peaks[MEL_BANDS - 1]);
@@ -411,18 +480,28 @@ mod tests {
         let enc_dft = dft_matrix();
         let fb = mel_filter_bank();
         let enc = Encoder {
-            weights: EncoderWeights { lstm: Vec::new(), linear_weight: Vec::new(), linear_bias: Vec::new() },
+            weights: EncoderWeights {
+                lstm: Vec::new(),
+                linear_weight: Vec::new(),
+                linear_bias: Vec::new(),
+            },
             dft: enc_dft,
             mel_fb: fb,
         };
         // 1 kHz tone: DFT bin 25 (40 Hz spacing); the mel band holding 1 kHz must dominate.
-        let samples: Vec<f32> = (0..16_000).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin()).collect();
+        let samples: Vec<f32> = (0..16_000)
+            .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin())
+            .collect();
         let mel = enc.mel_spectrogram(&samples);
         assert_eq!(mel.len(), 101 * MEL_BANDS);
         let frame = &mel[50 * MEL_BANDS..51 * MEL_BANDS];
-        let best = (0..MEL_BANDS).max_by(|&a, &b| frame[a].total_cmp(&frame[b])).unwrap();
+        let best = (0..MEL_BANDS)
+            .max_by(|&a, &b| frame[a].total_cmp(&frame[b]))
+            .unwrap();
         let m = hz_to_mel(1000.0);
-        let centre = |b: usize| hz_to_mel(0.0) + (hz_to_mel(8000.0) - hz_to_mel(0.0)) * (b + 1) as f64 / 41.0;
+        let centre = |b: usize| {
+            hz_to_mel(0.0) + (hz_to_mel(8000.0) - hz_to_mel(0.0)) * (b + 1) as f64 / 41.0
+        };
         assert!((centre(best) - m).abs() < 1.0, "band {best}");
         // Partial frames: the middle frames equal the full computation's.
         let part = enc.mel_frames(&samples, 40, 5);

@@ -77,17 +77,31 @@ pub enum DiarizeError {
     #[error("speaker model tensor {name} is {found}, expected f32")]
     TensorType { name: String, found: String },
     #[error("speaker model tensor {name} has shape {found:?}, expected {expected:?}")]
-    TensorShape { name: String, expected: Vec<usize>, found: Vec<usize> },
+    TensorShape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
     #[error("cannot read speaker model {}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("speaker model {} is not valid safetensors", path.display())]
-    Safetensors { path: PathBuf, source: safetensors::SafeTensorError },
+    Safetensors {
+        path: PathBuf,
+        source: safetensors::SafeTensorError,
+    },
     #[error("cannot write the converted speaker model")]
     Write { source: std::io::Error },
     #[error("RTTM line {line}: {reason}")]
     Rttm { line: usize, reason: String },
     #[error("diarize.{field} = {value}: {rule}")]
-    Config { field: &'static str, value: String, rule: &'static str },
+    Config {
+        field: &'static str,
+        value: String,
+        rule: &'static str,
+    },
 }
 
 /// Diarization settings (the `[diarize]` part of the config file).
@@ -150,22 +164,42 @@ impl DiarizeConfig {
             }
         }
         if !(Ms(300)..=Ms(10_000)).contains(&self.window) {
-            return bad("window", format!("{} ms", self.window.0), "must be 300..=10000 ms");
+            return bad(
+                "window",
+                format!("{} ms", self.window.0),
+                "must be 300..=10000 ms",
+            );
         }
         if self.hop.0 < FRAME_MS || self.hop > self.window {
-            return bad("hop", format!("{} ms", self.hop.0), "must be 10 ms up to the window length");
+            return bad(
+                "hop",
+                format!("{} ms", self.hop.0),
+                "must be 10 ms up to the window length",
+            );
         }
         if !(self.threshold > 0.0 && self.threshold.is_finite()) {
             return bad("threshold", self.threshold.to_string(), "must be > 0");
         }
         if !(0.0..2.0).contains(&self.min_distance) {
-            return bad("min_distance", self.min_distance.to_string(), "cosine distance must be in [0, 2)");
+            return bad(
+                "min_distance",
+                self.min_distance.to_string(),
+                "cosine distance must be in [0, 2)",
+            );
         }
         if !(self.switch_penalty >= 0.0 && self.switch_penalty.is_finite()) {
-            return bad("switch_penalty", self.switch_penalty.to_string(), "must be ≥ 0");
+            return bad(
+                "switch_penalty",
+                self.switch_penalty.to_string(),
+                "must be ≥ 0",
+            );
         }
         if self.threads == Some(0) {
-            return bad("threads", "0".into(), "must be at least 1 (leave unset for all cores)");
+            return bad(
+                "threads",
+                "0".into(),
+                "must be at least 1 (leave unset for all cores)",
+            );
         }
         Ok(())
     }
@@ -208,12 +242,17 @@ pub fn run(
     if regions.is_empty() {
         return Ok(Vec::new());
     }
-    let threads = cfg.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = cfg
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let window_frames = (cfg.window.0 / FRAME_MS) as usize;
     let hop_frames = (cfg.hop.0 / FRAME_MS).max(1) as usize;
 
     // Pauses inside speech regions split them into units.
-    let energy: Vec<Vec<f32>> = regions.iter().map(|r| frame_energy(pcm.samples(), r.first, r.frames)).collect();
+    let energy: Vec<Vec<f32>> = regions
+        .iter()
+        .map(|r| frame_energy(pcm.samples(), r.first, r.frames))
+        .collect();
     let pause_level = pause_level(&energy);
     let units: Vec<Unit> = regions
         .iter()
@@ -221,7 +260,11 @@ pub fn run(
         .flat_map(|(r, reg)| {
             split_at_pauses(&energy[r], pause_level, MIN_PAUSE_FRAMES)
                 .into_iter()
-                .map(move |(start, end)| Unit { region: r, start, end })
+                .map(move |(start, end)| Unit {
+                    region: r,
+                    start,
+                    end,
+                })
                 .filter(move |u| u.end > u.start && u.end <= reg.frames)
         })
         .collect();
@@ -229,8 +272,13 @@ pub fn run(
         .iter()
         .enumerate()
         .flat_map(|(u, unit)| {
-            window_starts(unit.end - unit.start, window_frames, hop_frames)
-                .map(move |(start, len)| Window { unit: u, start: unit.start + start, len })
+            window_starts(unit.end - unit.start, window_frames, hop_frames).map(
+                move |(start, len)| Window {
+                    unit: u,
+                    start: unit.start + start,
+                    len,
+                },
+            )
         })
         .collect();
 
@@ -245,15 +293,20 @@ pub fn run(
         let mut w1 = w0;
         let mut r1 = r0;
         // Whole regions per group, at least EMBED_GROUP windows unless the input ends.
-        while w1 < windows.len() && (w1 - w0 < EMBED_GROUP || units[windows[w1].unit].region == r1) {
+        while w1 < windows.len() && (w1 - w0 < EMBED_GROUP || units[windows[w1].unit].region == r1)
+        {
             r1 = units[windows[w1].unit].region;
             w1 += 1;
         }
-        let mels: Vec<Vec<f32>> =
-            regions[r0..=r1].iter().map(|r| encoder.mel_frames(pcm.samples(), r.first, r.frames)).collect();
+        let mels: Vec<Vec<f32>> = regions[r0..=r1]
+            .iter()
+            .map(|r| encoder.mel_frames(pcm.samples(), r.first, r.frames))
+            .collect();
         let slices: Vec<&[f32]> = windows[w0..w1]
             .iter()
-            .map(|w| &mels[units[w.unit].region - r0][w.start * MEL_BANDS..(w.start + w.len) * MEL_BANDS])
+            .map(|w| {
+                &mels[units[w.unit].region - r0][w.start * MEL_BANDS..(w.start + w.len) * MEL_BANDS]
+            })
             .collect();
         embeddings.extend(encoder.embed(&slices, threads));
         done_ms += regions[r0..=r1].iter().map(|r| r.span.len().0).sum::<u64>();
@@ -269,11 +322,16 @@ pub fn run(
         }
     }
     unit_emb.iter_mut().for_each(|v| cluster::normalise(v));
-    let unit_secs: Vec<f32> = units.iter().map(|u| (u.end - u.start) as f32 * FRAME_MS as f32 / 1000.0).collect();
+    let unit_secs: Vec<f32> = units
+        .iter()
+        .map(|u| (u.end - u.start) as f32 * FRAME_MS as f32 / 1000.0)
+        .collect();
 
     // Clustering on the units long enough to be reliable.
     let min_frames = (MIN_CLUSTER_UNIT.0 / FRAME_MS) as usize;
-    let mut chosen: Vec<usize> = (0..units.len()).filter(|&i| units[i].end - units[i].start >= min_frames).collect();
+    let mut chosen: Vec<usize> = (0..units.len())
+        .filter(|&i| units[i].end - units[i].start >= min_frames)
+        .collect();
     if chosen.is_empty() {
         chosen = (0..units.len()).collect();
     }
@@ -289,7 +347,13 @@ pub fn run(
         },
     };
     let (_, mut cents) = cluster::cluster(&items, &item_w, stop);
-    tracing::debug!(units = units.len(), windows = windows.len(), clustered = items.len(), speakers = cents.len(), "diarize clusters");
+    tracing::debug!(
+        units = units.len(),
+        windows = windows.len(),
+        clustered = items.len(),
+        speakers = cents.len(),
+        "diarize clusters"
+    );
 
     let seg = Segmenter {
         regions: &regions,
@@ -305,7 +369,11 @@ pub fn run(
     // outliers; the others' centroids are re-estimated from the windows they won.
     let mut runs = seg.label(&cents);
     for _ in 0..RESEGMENT_ROUNDS {
-        let min_frames = if cfg.speakers.is_some() { 0 } else { (cfg.min_speaker.0 / FRAME_MS) as usize };
+        let min_frames = if cfg.speakers.is_some() {
+            0
+        } else {
+            (cfg.min_speaker.0 / FRAME_MS) as usize
+        };
         let refined = seg.refit(&runs, cents.len(), min_frames);
         if refined.is_empty() || refined == cents {
             break;
@@ -322,7 +390,10 @@ pub fn run(
                 Ms(((reg.first + e) as u64 * FRAME_MS).min(reg.span.end.0)),
             );
             if !span.is_empty() {
-                turns.push(SpeakerTurn { span, speaker: SpeakerId(label as u32) });
+                turns.push(SpeakerTurn {
+                    span,
+                    speaker: SpeakerId(label as u32),
+                });
             }
         }
     }
@@ -362,12 +433,15 @@ impl Segmenter<'_> {
                 .iter()
                 .map(|x| {
                     let unit = &self.units[x.unit];
-                    let reliability = ((unit.end - unit.start) as f32 / self.reliable_frames as f32).min(1.0);
+                    let reliability =
+                        ((unit.end - unit.start) as f32 / self.reliable_frames as f32).min(1.0);
                     (x.start, x.len, reliability)
                 })
                 .collect();
-            let scores: Vec<Vec<f32>> =
-                self.embeddings[start..w].iter().map(|e| cents.iter().map(|c| cluster::cosine(e, c)).collect()).collect();
+            let scores: Vec<Vec<f32>> = self.embeddings[start..w]
+                .iter()
+                .map(|e| cents.iter().map(|c| cluster::cosine(e, c)).collect())
+                .collect();
             let fs = segment::frame_scores(reg.frames, k, &spans, &scores);
             let mut labels = segment::viterbi(&fs, k, self.penalty_per_frame);
             segment::snap_to_pauses(&mut labels, &self.energy[r], reach);
@@ -378,7 +452,12 @@ impl Segmenter<'_> {
 
     /// New centroids from the windows each speaker won (by the label at the window's
     /// centre), dropping speakers that won less than `min_frames` in total.
-    fn refit(&self, runs: &[Vec<(usize, usize, usize)>], k: usize, min_frames: usize) -> Vec<Embedding> {
+    fn refit(
+        &self,
+        runs: &[Vec<(usize, usize, usize)>],
+        k: usize,
+        min_frames: usize,
+    ) -> Vec<Embedding> {
         let mut mass = vec![0usize; k];
         for &(s, e, l) in runs.iter().flatten() {
             mass[l] += e - s;
@@ -425,7 +504,11 @@ fn regions(speech: &[Span], duration: Ms) -> Vec<Region> {
         .map(|span| {
             let first = (span.start.0 / FRAME_MS) as usize;
             let end = span.end.0.div_ceil(FRAME_MS) as usize;
-            Region { span, first, frames: (end - first).max(1) }
+            Region {
+                span,
+                first,
+                frames: (end - first).max(1),
+            }
         })
         .collect()
 }
@@ -433,7 +516,11 @@ fn regions(speech: &[Span], duration: Ms) -> Vec<Region> {
 /// Window `(start, len)` pairs covering `frames`: every `hop`, the last one flush with the
 /// end; a region shorter than a window gets one window of its own length.
 fn window_starts(frames: usize, window: usize, hop: usize) -> impl Iterator<Item = (usize, usize)> {
-    let (count, len) = if frames <= window { (1, frames) } else { ((frames - window).div_ceil(hop) + 1, window) };
+    let (count, len) = if frames <= window {
+        (1, frames)
+    } else {
+        ((frames - window).div_ceil(hop) + 1, window)
+    };
     (0..count).map(move |i| ((i * hop).min(frames - len), len))
 }
 
@@ -522,7 +609,10 @@ fn number_by_appearance(mut turns: Vec<SpeakerTurn>) -> Vec<SpeakerTurn> {
             Some(last) if last.speaker == speaker && last.span.end >= t.span.start => {
                 last.span.end = last.span.end.max(t.span.end);
             }
-            _ => out.push(SpeakerTurn { span: t.span, speaker }),
+            _ => out.push(SpeakerTurn {
+                span: t.span,
+                speaker,
+            }),
         }
     }
     out

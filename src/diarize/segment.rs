@@ -8,7 +8,12 @@
 /// largest weight among them (`n × k`, row-major). `windows[i] = (start, len, weight)` in
 /// frames; `scores[i]` has one value per speaker. A weight below 1 marks evidence Viterbi
 /// should trust less (short stretches).
-pub fn frame_scores(n: usize, k: usize, windows: &[(usize, usize, f32)], scores: &[Vec<f32>]) -> Vec<f32> {
+pub fn frame_scores(
+    n: usize,
+    k: usize,
+    windows: &[(usize, usize, f32)],
+    scores: &[Vec<f32>],
+) -> Vec<f32> {
     // Difference arrays keep this O((n + windows) · k) however much windows overlap.
     let mut diff = vec![0.0f32; (n + 1) * k];
     let mut count = vec![0i32; n + 1];
@@ -71,7 +76,11 @@ pub fn viterbi(scores: &[f32], k: usize, penalty: f32) -> Vec<usize> {
         let mut next = vec![0.0f32; k];
         for c in 0..k {
             let switch = best_v - penalty;
-            let (from, val) = if v[c] >= switch { (c, v[c]) } else { (best_prev, switch) };
+            let (from, val) = if v[c] >= switch {
+                (c, v[c])
+            } else {
+                (best_prev, switch)
+            };
             back[t * k + c] = from as u16;
             next[c] = val + scores[t * k + c];
         }
@@ -102,8 +111,14 @@ pub fn snap_to_pauses(labels: &mut [usize], energy: &[f32], reach: usize) {
     let changes: Vec<usize> = (1..n).filter(|&t| labels[t] != labels[t - 1]).collect();
     for (i, &b) in changes.iter().enumerate() {
         // The new boundary stays strictly inside the neighbouring runs.
-        let lo = b.saturating_sub(reach).max(if i > 0 { changes[i - 1] + 1 } else { 1 });
-        let hi = (b + reach).min(if i + 1 < changes.len() { changes[i + 1] - 1 } else { n - 1 });
+        let lo = b
+            .saturating_sub(reach)
+            .max(if i > 0 { changes[i - 1] + 1 } else { 1 });
+        let hi = (b + reach).min(if i + 1 < changes.len() {
+            changes[i + 1] - 1
+        } else {
+            n - 1
+        });
         if lo > hi {
             continue;
         }
@@ -114,7 +129,12 @@ pub fn snap_to_pauses(labels: &mut [usize], energy: &[f32], reach: usize) {
             }
         }
         let (left, right) = (labels[b - 1], labels[b]);
-        for (t, l) in labels.iter_mut().enumerate().take(hi + 1).skip(lo.saturating_sub(1)) {
+        for (t, l) in labels
+            .iter_mut()
+            .enumerate()
+            .take(hi + 1)
+            .skip(lo.saturating_sub(1))
+        {
             *l = if t < best { left } else { right };
         }
     }
@@ -122,7 +142,12 @@ pub fn snap_to_pauses(labels: &mut [usize], energy: &[f32], reach: usize) {
 
 /// Runs of equal labels as `(start, end, label)`, after absorbing runs shorter than
 /// `min_len` frames into the neighbour that scores better on them.
-pub fn runs(labels: &[usize], scores: &[f32], k: usize, min_len: usize) -> Vec<(usize, usize, usize)> {
+pub fn runs(
+    labels: &[usize],
+    scores: &[f32],
+    k: usize,
+    min_len: usize,
+) -> Vec<(usize, usize, usize)> {
     let mut r: Vec<(usize, usize, usize)> = Vec::new();
     for (t, &l) in labels.iter().enumerate() {
         match r.last_mut() {
@@ -132,7 +157,10 @@ pub fn runs(labels: &[usize], scores: &[f32], k: usize, min_len: usize) -> Vec<(
     }
     // Shortest first, so a fragment next to another fragment merges into real turns.
     loop {
-        let Some(i) = (0..r.len()).filter(|&i| r[i].1 - r[i].0 < min_len).min_by_key(|&i| r[i].1 - r[i].0) else {
+        let Some(i) = (0..r.len())
+            .filter(|&i| r[i].1 - r[i].0 < min_len)
+            .min_by_key(|&i| r[i].1 - r[i].0)
+        else {
             break;
         };
         if r.len() == 1 {
@@ -172,7 +200,12 @@ mod tests {
 
     /// Scores for two speakers: speaker 0 until `change`, then speaker 1, from windows of
     /// `len` frames every `hop` frames whose score mixes both by their overlap.
-    fn scripted(n: usize, change: usize, len: usize, hop: usize) -> (Vec<(usize, usize, f32)>, Vec<Vec<f32>>) {
+    fn scripted(
+        n: usize,
+        change: usize,
+        len: usize,
+        hop: usize,
+    ) -> (Vec<(usize, usize, f32)>, Vec<Vec<f32>>) {
         let mut w = Vec::new();
         let mut s = Vec::new();
         let mut start = 0;
@@ -201,7 +234,10 @@ mod tests {
             let labels = viterbi(&fs, 2, 2.0);
             let r = runs(&labels, &fs, 2, 30);
             assert_eq!(r.len(), 2, "{r:?}");
-            assert!((r[0].1 as i64 - change as i64).abs() <= 40, "change {change}: {r:?}");
+            assert!(
+                (r[0].1 as i64 - change as i64).abs() <= 40,
+                "change {change}: {r:?}"
+            );
             assert_eq!((r[0].2, r[1].2), (0, 1));
         }
     }
@@ -215,13 +251,18 @@ mod tests {
             let mut labels = viterbi(&fs, 2, 2.0);
             // A 150 ms breath between the two speakers, centred on the change.
             let mut energy = vec![-3.0f32; n];
-            energy[change - 7..change + 8].iter_mut().for_each(|e| *e = -9.0);
+            energy[change - 7..change + 8]
+                .iter_mut()
+                .for_each(|e| *e = -9.0);
             energy[change] = -9.5;
             snap_to_pauses(&mut labels, &energy, 30);
             let r = runs(&labels, &fs, 2, 30);
             assert_eq!(r.len(), 2, "{r:?}");
             // Anywhere inside the pause is right.
-            assert!((r[0].1 as i64 - change as i64).abs() <= 8, "change {change}: {r:?}");
+            assert!(
+                (r[0].1 as i64 - change as i64).abs() <= 8,
+                "change {change}: {r:?}"
+            );
         }
     }
 
@@ -229,7 +270,15 @@ mod tests {
     fn switch_penalty_suppresses_flicker() {
         // Alternating noisy evidence every 5 frames, slightly favouring speaker 1.
         let n = 400;
-        let fs: Vec<f32> = (0..n).flat_map(|t| if (t / 5) % 2 == 0 { [0.6, 0.55] } else { [0.5, 0.62] }).collect();
+        let fs: Vec<f32> = (0..n)
+            .flat_map(|t| {
+                if (t / 5) % 2 == 0 {
+                    [0.6, 0.55]
+                } else {
+                    [0.5, 0.62]
+                }
+            })
+            .collect();
         let labels = viterbi(&fs, 2, 1.0);
         assert!(labels.iter().all(|&l| l == 1));
         let labels = viterbi(&fs, 2, 0.0);
@@ -258,7 +307,15 @@ mod tests {
         labels[40..45].iter_mut().for_each(|l| *l = 2);
         labels[45..].iter_mut().for_each(|l| *l = 1);
         // Frames 40..45 score better for speaker 1.
-        let fs: Vec<f32> = (0..100).flat_map(|t| if t < 40 { [0.9, 0.1, 0.0] } else { [0.1, 0.9, 0.3] }).collect();
+        let fs: Vec<f32> = (0..100)
+            .flat_map(|t| {
+                if t < 40 {
+                    [0.9, 0.1, 0.0]
+                } else {
+                    [0.1, 0.9, 0.3]
+                }
+            })
+            .collect();
         let r = runs(&labels, &fs, 3, 10);
         assert_eq!(r, [(0, 40, 0), (40, 100, 1)]);
         assert_eq!(runs(&[2, 2, 2], &fs, 3, 10), [(0, 3, 2)]);

@@ -110,8 +110,14 @@ enum Value {
     Tuple(Vec<Value>),
     List(Vec<Value>),
     Dict(Vec<(Value, Value)>),
-    Global { module: String, name: String },
-    Storage { key: String, kind: StorageKind },
+    Global {
+        module: String,
+        name: String,
+    },
+    Storage {
+        key: String,
+        kind: StorageKind,
+    },
     Tensor(TensorRef),
     Opaque,
 }
@@ -137,7 +143,10 @@ impl Value {
 }
 
 fn malformed(offset: usize, reason: impl Into<String>) -> DiarizeError {
-    DiarizeError::Checkpoint { offset, reason: reason.into() }
+    DiarizeError::Checkpoint {
+        offset,
+        reason: reason.into(),
+    }
 }
 
 /// A cursor over the checkpoint bytes.
@@ -208,9 +217,12 @@ fn unpickle(r: &mut Reader<'_>) -> Result<Value, DiarizeError> {
     loop {
         let at = r.pos;
         let op = r.u8()?;
-        let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| malformed(at, "stack underflow"));
+        let pop =
+            |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| malformed(at, "stack underflow"));
         let pop_mark = |stack: &mut Vec<Value>, marks: &mut Vec<usize>| {
-            let m = marks.pop().ok_or_else(|| malformed(at, "no MARK to pop to"))?;
+            let m = marks
+                .pop()
+                .ok_or_else(|| malformed(at, "no MARK to pop to"))?;
             if m > stack.len() {
                 return Err(malformed(at, "MARK above the stack top"));
             }
@@ -220,7 +232,10 @@ fn unpickle(r: &mut Reader<'_>) -> Result<Value, DiarizeError> {
             0x80 => {
                 let proto = r.u8()?;
                 if proto > 2 {
-                    return Err(malformed(at, format!("pickle protocol {proto}, legacy files use ≤ 2")));
+                    return Err(malformed(
+                        at,
+                        format!("pickle protocol {proto}, legacy files use ≤ 2"),
+                    ));
                 }
             }
             b'.' => return pop(&mut stack),
@@ -329,15 +344,30 @@ fn unpickle(r: &mut Reader<'_>) -> Result<Value, DiarizeError> {
             }
             b'q' => {
                 let i = r.u8()? as u32;
-                memo.insert(i, stack.last().cloned().ok_or_else(|| malformed(at, "PUT on empty stack"))?);
+                memo.insert(
+                    i,
+                    stack
+                        .last()
+                        .cloned()
+                        .ok_or_else(|| malformed(at, "PUT on empty stack"))?,
+                );
             }
             b'r' => {
                 let i = r.u32()?;
-                memo.insert(i, stack.last().cloned().ok_or_else(|| malformed(at, "PUT on empty stack"))?);
+                memo.insert(
+                    i,
+                    stack
+                        .last()
+                        .cloned()
+                        .ok_or_else(|| malformed(at, "PUT on empty stack"))?,
+                );
             }
             b'h' | b'j' => {
                 let i = if op == b'h' { r.u8()? as u32 } else { r.u32()? };
-                let v = memo.get(&i).cloned().ok_or_else(|| malformed(at, format!("memo {i} unset")))?;
+                let v = memo
+                    .get(&i)
+                    .cloned()
+                    .ok_or_else(|| malformed(at, format!("memo {i} unset")))?;
                 stack.push(v);
             }
             b'c' => {
@@ -368,14 +398,20 @@ fn unpickle(r: &mut Reader<'_>) -> Result<Value, DiarizeError> {
                 pop(&mut stack)?;
             }
             b'2' => {
-                let v = stack.last().cloned().ok_or_else(|| malformed(at, "DUP on empty stack"))?;
+                let v = stack
+                    .last()
+                    .cloned()
+                    .ok_or_else(|| malformed(at, "DUP on empty stack"))?;
                 stack.push(v);
             }
             b'1' => {
                 pop_mark(&mut stack, &mut marks)?;
             }
             other => {
-                return Err(malformed(at, format!("unsupported pickle opcode 0x{other:02x}")));
+                return Err(malformed(
+                    at,
+                    format!("unsupported pickle opcode 0x{other:02x}"),
+                ));
             }
         }
     }
@@ -402,9 +438,15 @@ fn persistent_load(pid: Value, at: usize) -> Result<Value, DiarizeError> {
         [Value::Str(tag), Value::Global { name, .. }, Value::Str(key), ..] if tag == "storage" => {
             let kind = StorageKind::from_class(name)
                 .ok_or_else(|| malformed(at, format!("unknown storage class {name}")))?;
-            Ok(Value::Storage { key: key.clone(), kind })
+            Ok(Value::Storage {
+                key: key.clone(),
+                kind,
+            })
         }
-        _ => Err(malformed(at, "persistent id is not ('storage', class, key, ...)")),
+        _ => Err(malformed(
+            at,
+            "persistent id is not ('storage', class, key, ...)",
+        )),
     }
 }
 
@@ -424,7 +466,10 @@ fn reduce(func: Value, args: Value, at: usize) -> Result<Value, DiarizeError> {
                 args.get(2).and_then(Value::as_usizes),
                 args.get(3).and_then(Value::as_usizes),
             ) else {
-                return Err(malformed(at, "_rebuild_tensor arguments are not (storage, offset, size, stride, ...)"));
+                return Err(malformed(
+                    at,
+                    "_rebuild_tensor arguments are not (storage, offset, size, stride, ...)",
+                ));
             };
             if shape.len() != stride.len() {
                 return Err(malformed(at, "tensor shape and stride differ in rank"));
@@ -432,7 +477,8 @@ fn reduce(func: Value, args: Value, at: usize) -> Result<Value, DiarizeError> {
             Ok(Value::Tensor(TensorRef {
                 storage: key.clone(),
                 kind: *kind,
-                offset: usize::try_from(offset).map_err(|_| malformed(at, "negative storage offset"))?,
+                offset: usize::try_from(offset)
+                    .map_err(|_| malformed(at, "negative storage offset"))?,
                 shape,
                 stride,
             }))
@@ -484,16 +530,25 @@ fn collect_storage_kinds(v: &Value, out: &mut HashMap<String, StorageKind>) {
 fn parse_legacy(pt: &[u8]) -> Result<LegacyCheckpoint<'_>, DiarizeError> {
     let mut r = Reader { data: pt, pos: 0 };
     if pt.starts_with(b"PK\x03\x04") {
-        return Err(malformed(0, "this is a zip-format PyTorch checkpoint, not the legacy format"));
+        return Err(malformed(
+            0,
+            "this is a zip-format PyTorch checkpoint, not the legacy format",
+        ));
     }
     let magic = unpickle(&mut r)?;
     if magic != Value::BigInt(LEGACY_MAGIC as i128) {
-        return Err(malformed(0, format!("magic number is {magic:?}, not PyTorch's legacy magic")));
+        return Err(malformed(
+            0,
+            format!("magic number is {magic:?}, not PyTorch's legacy magic"),
+        ));
     }
     let at = r.pos;
     let proto = unpickle(&mut r)?;
     if proto != Value::Int(LEGACY_PROTOCOL) {
-        return Err(malformed(at, format!("protocol version {proto:?}, expected {LEGACY_PROTOCOL}")));
+        return Err(malformed(
+            at,
+            format!("protocol version {proto:?}, expected {LEGACY_PROTOCOL}"),
+        ));
     }
     let at = r.pos;
     let sys = unpickle(&mut r)?;
@@ -510,7 +565,8 @@ fn parse_legacy(pt: &[u8]) -> Result<LegacyCheckpoint<'_>, DiarizeError> {
     let obj = unpickle(&mut r)?;
     let mut kinds = HashMap::new();
     collect_storage_kinds(&obj, &mut kinds);
-    let sd = state_dict(&obj).ok_or_else(|| malformed(at, "the checkpoint object is not a dict"))?;
+    let sd =
+        state_dict(&obj).ok_or_else(|| malformed(at, "the checkpoint object is not a dict"))?;
     let mut tensors = BTreeMap::new();
     for (k, v) in sd {
         if let (Value::Str(name), Value::Tensor(t)) = (k, v) {
@@ -520,7 +576,12 @@ fn parse_legacy(pt: &[u8]) -> Result<LegacyCheckpoint<'_>, DiarizeError> {
     let at = r.pos;
     let keys = match unpickle(&mut r)? {
         Value::List(keys) => keys,
-        other => return Err(malformed(at, format!("storage key list expected, found {other:?}"))),
+        other => {
+            return Err(malformed(
+                at,
+                format!("storage key list expected, found {other:?}"),
+            ))
+        }
     };
     let mut storages = HashMap::new();
     for key in keys {
@@ -528,9 +589,9 @@ fn parse_legacy(pt: &[u8]) -> Result<LegacyCheckpoint<'_>, DiarizeError> {
         let Value::Str(key) = key else {
             return Err(malformed(at, "storage key is not a string"));
         };
-        let kind = kinds
-            .get(&key)
-            .ok_or_else(|| malformed(at, format!("storage {key} is listed but never referenced")))?;
+        let kind = kinds.get(&key).ok_or_else(|| {
+            malformed(at, format!("storage {key} is listed but never referenced"))
+        })?;
         let numel = usize::try_from(r.u64()?).map_err(|_| malformed(at, "storage too large"))?;
         let bytes = numel
             .checked_mul(kind.size())
@@ -546,19 +607,31 @@ impl LegacyCheckpoint<'_> {
         let t = self
             .tensors
             .get(name)
-            .ok_or_else(|| DiarizeError::MissingTensor { name: name.to_string() })?;
+            .ok_or_else(|| DiarizeError::MissingTensor {
+                name: name.to_string(),
+            })?;
         if t.kind != StorageKind::F32 {
-            return Err(DiarizeError::TensorType { name: name.to_string(), found: format!("{:?}", t.kind) });
+            return Err(DiarizeError::TensorType {
+                name: name.to_string(),
+                found: format!("{:?}", t.kind),
+            });
         }
-        let bytes = self
-            .storages
-            .get(&t.storage)
-            .ok_or_else(|| malformed(0, format!("tensor {name} refers to missing storage {}", t.storage)))?;
+        let bytes = self.storages.get(&t.storage).ok_or_else(|| {
+            malformed(
+                0,
+                format!("tensor {name} refers to missing storage {}", t.storage),
+            )
+        })?;
         let numel: usize = t.shape.iter().product();
         let mut out = Vec::with_capacity(numel);
         let mut index = vec![0usize; t.shape.len()];
         for _ in 0..numel {
-            let elem = t.offset + index.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<usize>();
+            let elem = t.offset
+                + index
+                    .iter()
+                    .zip(&t.stride)
+                    .map(|(i, s)| i * s)
+                    .sum::<usize>();
             let b = bytes
                 .get(elem * 4..elem * 4 + 4)
                 .ok_or_else(|| malformed(0, format!("tensor {name} reaches past its storage")))?;
@@ -585,21 +658,37 @@ pub fn convert_resemblyzer(pt: &[u8], out: &mut dyn std::io::Write) -> Result<()
     for (name, shape) in expected_tensors() {
         let (found, data) = ckpt.f32_tensor(&name)?;
         if found != shape {
-            return Err(DiarizeError::TensorShape { name, expected: shape, found });
+            return Err(DiarizeError::TensorShape {
+                name,
+                expected: shape,
+                found,
+            });
         }
         let bytes = data.iter().flat_map(|x| x.to_le_bytes()).collect();
         owned.push((name, shape, bytes));
     }
     let mut views = Vec::with_capacity(owned.len());
     for (name, shape, bytes) in &owned {
-        let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
-            .map_err(|source| DiarizeError::Safetensors { path: "<converted>".into(), source })?;
+        let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|source| {
+            DiarizeError::Safetensors {
+                path: "<converted>".into(),
+                source,
+            }
+        })?;
         views.push((name.clone(), view));
     }
-    let info = HashMap::from([("source".to_string(), "resemblyzer/pretrained.pt (GE2E)".to_string())]);
-    let buf = safetensors::tensor::serialize(views, Some(info))
-        .map_err(|source| DiarizeError::Safetensors { path: "<converted>".into(), source })?;
-    out.write_all(&buf).map_err(|source| DiarizeError::Write { source })?;
+    let info = HashMap::from([(
+        "source".to_string(),
+        "resemblyzer/pretrained.pt (GE2E)".to_string(),
+    )]);
+    let buf = safetensors::tensor::serialize(views, Some(info)).map_err(|source| {
+        DiarizeError::Safetensors {
+            path: "<converted>".into(),
+            source,
+        }
+    })?;
+    out.write_all(&buf)
+        .map_err(|source| DiarizeError::Write { source })?;
     Ok(())
 }
 
@@ -614,16 +703,27 @@ pub struct EncoderWeights {
 
 impl EncoderWeights {
     pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<EncoderWeights, DiarizeError> {
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|source| DiarizeError::Safetensors { path: path.to_path_buf(), source })?;
+        let st = SafeTensors::deserialize(bytes).map_err(|source| DiarizeError::Safetensors {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut map = BTreeMap::new();
         for (name, shape) in expected_tensors() {
-            let view = st.tensor(&name).map_err(|_| DiarizeError::MissingTensor { name: name.clone() })?;
+            let view = st
+                .tensor(&name)
+                .map_err(|_| DiarizeError::MissingTensor { name: name.clone() })?;
             if view.dtype() != Dtype::F32 {
-                return Err(DiarizeError::TensorType { name, found: format!("{:?}", view.dtype()) });
+                return Err(DiarizeError::TensorType {
+                    name,
+                    found: format!("{:?}", view.dtype()),
+                });
             }
             if view.shape() != shape.as_slice() {
-                return Err(DiarizeError::TensorShape { name, expected: shape, found: view.shape().to_vec() });
+                return Err(DiarizeError::TensorShape {
+                    name,
+                    expected: shape,
+                    found: view.shape().to_vec(),
+                });
             }
             let data: Vec<f32> = view
                 .data()
@@ -642,7 +742,11 @@ impl EncoderWeights {
             let bias = b_ih.iter().zip(&b_hh).map(|(a, b)| a + b).collect();
             lstm.push((w_ih, w_hh, bias));
         }
-        Ok(EncoderWeights { lstm, linear_weight: take("linear.weight"), linear_bias: take("linear.bias") })
+        Ok(EncoderWeights {
+            lstm,
+            linear_weight: take("linear.weight"),
+            linear_bias: take("linear.bias"),
+        })
     }
 }
 
@@ -686,7 +790,10 @@ mod tests {
         p.extend(b"ctorch\nFloatStorage\nq\x03");
         s(&mut p, "A");
         s(&mut p, "cpu");
-        p.extend([b'K', 6, b'N', b't', b'Q', b'K', 0, b'K', 2, b'K', 3, 0x86, b'K', 1, b'K', 2, 0x86, 0x89]);
+        p.extend([
+            b'K', 6, b'N', b't', b'Q', b'K', 0, b'K', 2, b'K', 3, 0x86, b'K', 1, b'K', 2, 0x86,
+            0x89,
+        ]);
         p.extend([b'h', 1, b')', b'R', b't', b'R']);
         // "b": one element at offset 1 of storage B.
         s(&mut p, "b");
@@ -695,7 +802,9 @@ mod tests {
         p.extend([b'h', 3]);
         s(&mut p, "B");
         s(&mut p, "cpu");
-        p.extend([b'K', 2, b'N', b't', b'Q', b'K', 1, b'K', 1, 0x85, b'K', 1, 0x85, 0x89]);
+        p.extend([
+            b'K', 2, b'N', b't', b'Q', b'K', 1, b'K', 1, 0x85, b'K', 1, 0x85, 0x89,
+        ]);
         p.extend([b'h', 1, b')', b'R', b't', b'R', b'u']);
         // OrderedDict state via BUILD, then an optimizer entry with a Long storage.
         p.extend([b'}', b'b']);
@@ -739,7 +848,10 @@ mod tests {
         assert_eq!(shape, [1]);
         assert_eq!(b, [0.5]);
         // The Long storage is skipped by its element size, and typed access refuses it.
-        assert!(matches!(ckpt.f32_tensor("missing"), Err(DiarizeError::MissingTensor { .. })));
+        assert!(matches!(
+            ckpt.f32_tensor("missing"),
+            Err(DiarizeError::MissingTensor { .. })
+        ));
     }
 
     #[test]
@@ -758,7 +870,9 @@ mod tests {
     /// The real file, when the wheel has been unpacked (see the module docs).
     #[test]
     fn converts_real_resemblyzer_checkpoint_when_present() {
-        let Ok(path) = std::env::var("GIJIROKU_TEST_RESEMBLYZER_PT") else { return };
+        let Ok(path) = std::env::var("GIJIROKU_TEST_RESEMBLYZER_PT") else {
+            return;
+        };
         let pt = std::fs::read(&path).unwrap();
         let mut out = Vec::new();
         convert_resemblyzer(&pt, &mut out).unwrap();

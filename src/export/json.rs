@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ExportError;
 use crate::minutes::{Meeting, Minutes, Turn};
-use crate::types::{Ms, Span, Transcript, Utterance};
+use crate::types::{Ms, Span, SpeakerId, SpeakerTurn, Transcript, Utterance};
 
 /// Bumped when a field changes meaning; additions do not bump it.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -48,8 +48,20 @@ pub struct JsonDocument {
     /// Raw speaker label per segment (`話者1`), parallel to `segments`.
     #[serde(default)]
     pub labels: Vec<String>,
+    /// Diarization's speaker turns with raw labels, finer than `segments`: what the RTTM
+    /// export and a later relabel need.
+    #[serde(default)]
+    pub speaker_turns: Vec<JsonTurn>,
     #[serde(default = "default_version")]
     pub format_version: u32,
+}
+
+/// One diarization turn: seconds and the raw label (`話者1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonTurn {
+    pub start: f64,
+    pub end: f64,
+    pub speaker: String,
 }
 
 fn default_version() -> u32 {
@@ -103,6 +115,15 @@ impl JsonDocument {
                 .iter()
                 .map(|u| u.speaker.clone())
                 .collect(),
+            speaker_turns: transcript
+                .speaker_turns
+                .iter()
+                .map(|t| JsonTurn {
+                    start: secs(t.span.start),
+                    end: secs(t.span.end),
+                    speaker: t.speaker.to_string(),
+                })
+                .collect(),
             format_version: JSON_FORMAT_VERSION,
         }
     }
@@ -134,9 +155,21 @@ impl JsonDocument {
                 tokens: vec![],
             })
             .collect();
+        let speaker_turns = self
+            .speaker_turns
+            .iter()
+            .filter_map(|t| {
+                let id = t.speaker.strip_prefix("話者")?.parse().ok()?;
+                Some(SpeakerTurn {
+                    span: Span::new(to_ms(t.start), to_ms(t.end)),
+                    speaker: SpeakerId(id),
+                })
+            })
+            .collect();
         Transcript {
             utterances,
             duration: to_ms(self.audio_seconds),
+            speaker_turns,
         }
     }
 }
@@ -193,6 +226,7 @@ mod tests {
                 "meeting",
                 "model",
                 "segments",
+                "speaker_turns",
                 "turns"
             ]
         );

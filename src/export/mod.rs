@@ -1,14 +1,15 @@
 //! Renders [`Minutes`] (and, for segment-level formats, the [`Transcript`]) to the output
 //! [`Format`]s: the DOCX 会議録 draft, the JSON contract (readable again with
-//! [`read_json`]), plain text and SRT/VTT subtitles. [`write`] is the entry point; every
+//! [`read_json`]), plain text, SRT/VTT subtitles and RTTM speaker turns. [`write`] is the entry point; every
 //! failure is an [`ExportError`].
 
 mod docx;
 mod json;
+mod rttm;
 mod subtitle;
 mod txt;
 
-pub use json::{read_json, JsonDocument, JsonSegment, JSON_FORMAT_VERSION};
+pub use json::{read_json, JsonDocument, JsonSegment, JsonTurn, JSON_FORMAT_VERSION};
 
 use std::fmt;
 use std::io;
@@ -25,15 +26,17 @@ pub enum Format {
     Txt,
     Srt,
     Vtt,
+    Rttm,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Docx,
         Format::Json,
         Format::Txt,
         Format::Srt,
         Format::Vtt,
+        Format::Rttm,
     ];
 
     /// File extension without the dot; also the name [`FromStr`] accepts.
@@ -44,6 +47,7 @@ impl Format {
             Format::Txt => "txt",
             Format::Srt => "srt",
             Format::Vtt => "vtt",
+            Format::Rttm => "rttm",
         }
     }
 
@@ -89,7 +93,7 @@ impl FromStr for Format {
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("unknown output format `{given}`; use one or more of docx, json, txt, srt, vtt")]
+    #[error("unknown output format `{given}`; use one or more of docx, json, txt, srt, vtt, rttm")]
     UnknownFormat { given: String },
     #[error("writing the {format} output failed: {source}")]
     Io { format: Format, source: io::Error },
@@ -126,6 +130,9 @@ pub fn write(
             .map_err(io_err)?,
         Format::Vtt => w
             .write_all(subtitle::vtt(minutes, transcript).as_bytes())
+            .map_err(io_err)?,
+        Format::Rttm => w
+            .write_all(rttm::render(minutes, transcript).as_bytes())
             .map_err(io_err)?,
     }
     w.flush().map_err(io_err)
@@ -217,6 +224,7 @@ pub(crate) mod test_data {
 
     pub fn transcript() -> Transcript {
         Transcript {
+            speaker_turns: vec![],
             utterances: vec![
                 utt(
                     1230,
@@ -252,6 +260,7 @@ pub(crate) mod test_data {
 
     pub fn bare_minutes() -> (Minutes, Transcript) {
         let t = Transcript {
+            speaker_turns: vec![],
             utterances: vec![utt(0, 2000, crate::types::UNKNOWN_SPEAKER, "開会します。")],
             duration: Ms(2000),
         };
@@ -275,7 +284,7 @@ mod tests {
         let err = "pdf".parse::<Format>().unwrap_err().to_string();
         assert!(err.contains("`pdf`") && err.contains("docx, json"), "{err}");
         assert_eq!(
-            Format::parse_list("docx,json, txt,srt,vtt,docx").unwrap(),
+            Format::parse_list("docx,json, txt,srt,vtt,rttm,docx").unwrap(),
             Format::ALL.to_vec()
         );
         assert!(Format::parse_list(",").is_err());

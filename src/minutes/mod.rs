@@ -282,6 +282,7 @@ mod tests {
     #[test]
     fn merges_same_speaker_and_maps_names() {
         let t = Transcript {
+            speaker_turns: vec![],
             utterances: vec![
                 utt(0, 1000, "話者1", "ただいまから", 0.9),
                 utt(1000, 2000, "話者1", " 委員会を開会します。", 0.5),
@@ -322,6 +323,7 @@ mod tests {
     fn pauses_split_turns() {
         let cfg = MinutesConfig::default();
         let t = Transcript {
+            speaker_turns: vec![],
             utterances: vec![
                 utt(0, 1000, UNKNOWN_SPEAKER, "一つ目。", 0.9),
                 utt(1500, 2000, UNKNOWN_SPEAKER, "続き。", 0.9),
@@ -394,6 +396,7 @@ mod tests {
         let sheet = MeetingSheet::parse(sheet::SHEET_TEMPLATE, Path::new("s")).unwrap();
         let meeting = Meeting::resolve(Some(&sheet), None, Ms(1000));
         let t = Transcript {
+            speaker_turns: vec![],
             utterances: vec![utt(0, 1000, "話者1", "開会します。", 0.9)],
             duration: Ms(1000),
         };

@@ -115,15 +115,31 @@ pub(crate) const SILERO_WHEEL: WheelPin = WheelPin {
 /// Path of the Silero weights inside [`SILERO_WHEEL`].
 pub(crate) const SILERO_ENTRY: &str = "silero_vad/data/silero_vad_16k.safetensors";
 
+/// resemblyzer 0.1.4 (Apache-2.0) carries the GE2E speaker encoder as a legacy PyTorch
+/// checkpoint, converted to safetensors at install time.
+pub(crate) const RESEMBLYZER_WHEEL: WheelPin = WheelPin {
+    package: "resemblyzer",
+    version: "0.1.4",
+    sha256: "8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f",
+    size: 15_747_704,
+};
+
+/// Path of the GE2E checkpoint inside [`RESEMBLYZER_WHEEL`].
+pub(crate) const RESEMBLYZER_ENTRY: &str = "resemblyzer/pretrained.pt";
+
+/// Name under which the speaker encoder is installed (`speaker-ge2e.safetensors`).
+pub const SPEAKER_MODEL: &str = "speaker";
+
 /// Name under which the PyPI-built Whisper base is installed.
 pub const BASE_MODEL: &str = "base";
 
 /// Name under which the converted Silero VAD is installed (`ggml-silero-vad.bin`).
 pub const VAD_MODEL: &str = "silero-vad";
 
-/// Every name `install` accepts, in a stable order: base, the VAD, then the official files.
+/// Every name `install` accepts, in a stable order: base, the VAD, the speaker encoder, then
+/// the official files.
 pub fn installable() -> Vec<&'static str> {
-    let mut names = vec![BASE_MODEL, VAD_MODEL];
+    let mut names = vec![BASE_MODEL, VAD_MODEL, SPEAKER_MODEL];
     names.extend(OFFICIAL_GGML.iter().map(|m| m.name));
     names
 }
@@ -142,7 +158,10 @@ mod tests {
             assert_eq!(m.sha1.len(), 40, "{}", m.name);
             assert!(m.sha1.bytes().all(|b| b.is_ascii_hexdigit()), "{}", m.name);
         }
-        for w in BASE_WHEELS.iter().chain([&SILERO_WHEEL]) {
+        for w in BASE_WHEELS
+            .iter()
+            .chain([&SILERO_WHEEL, &RESEMBLYZER_WHEEL])
+        {
             assert_eq!(w.sha256.len(), 64, "{}", w.package);
             assert!(
                 w.sha256.bytes().all(|b| b.is_ascii_hexdigit()),

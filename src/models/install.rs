@@ -10,7 +10,7 @@ use super::catalog::{self, WheelPin};
 use super::download::{Checksum, Http};
 use super::{
     check_name, convert, ggml, installable, silero, ModelError, ModelStore, BASE_MODEL,
-    DEFAULT_GGML_URL, DEFAULT_PYPI_INDEX, GGML_URL_ENV, PYPI_URL_ENV, VAD_MODEL,
+    DEFAULT_GGML_URL, DEFAULT_PYPI_INDEX, GGML_URL_ENV, PYPI_URL_ENV, SPEAKER_MODEL, VAD_MODEL,
 };
 use crate::types::Progress;
 
@@ -56,6 +56,8 @@ impl ModelStore {
             )
         } else if name == VAD_MODEL {
             self.install_vad(&http, sources, &catalog::SILERO_WHEEL, progress)
+        } else if name == SPEAKER_MODEL {
+            self.install_speaker(&http, sources, &catalog::RESEMBLYZER_WHEEL, progress)
         } else if let Some(official) = catalog::official(name) {
             self.install_official(
                 &http,
@@ -154,6 +156,25 @@ impl ModelStore {
             tracing::warn!(path = %wheel.display(), error = %e, "could not delete downloaded wheel");
         }
         tracing::info!(path = %dest.display(), "installed Silero VAD");
+        Ok(dest)
+    }
+
+    fn install_speaker(
+        &self,
+        http: &Http,
+        sources: &Sources,
+        pin: &WheelPin,
+        progress: &dyn Progress,
+    ) -> Result<PathBuf, ModelError> {
+        let wheel = self.fetch_wheel(http, sources, pin, progress)?;
+        let checkpoint = read_zip_entry(&wheel, catalog::RESEMBLYZER_ENTRY)?;
+        let dest = self.write_file_atomically(self.speaker_path(), |w| {
+            crate::diarize::convert_resemblyzer(&checkpoint, w).map_err(ModelError::from)
+        })?;
+        if let Err(e) = fs::remove_file(&wheel) {
+            tracing::warn!(path = %wheel.display(), error = %e, "could not delete downloaded wheel");
+        }
+        tracing::info!(path = %dest.display(), "installed the speaker encoder");
         Ok(dest)
     }
 

