@@ -3,26 +3,24 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use gijiroku::asr::whisper::WhisperTranscriber;
 use gijiroku::asr::{AsrConfig, Decoding};
-use gijiroku::diarize::{DiarizeConfig, Encoder};
+use gijiroku::diarize::DiarizeConfig;
 use gijiroku::export::Format;
 use gijiroku::minutes::MeetingSheet;
-use gijiroku::models::{ModelStore, SPEAKER_MODEL};
-use gijiroku::pipeline::{self, Config, Engine, Job};
+use gijiroku::models::ModelStore;
+use gijiroku::pipeline::{self, Config};
 use gijiroku::types::Progress;
+
+mod transcribe;
 
 /// Default Whisper model: the one installable from the package registries.
 const DEFAULT_MODEL: &str = "base";
-const VAD_MODEL: &str = "silero-vad";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -69,14 +67,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List audio input devices and their native formats.
+    Devices(crate::cli_record::DevicesArgs),
+    /// Record a meeting with live text, then draft its minutes (p: pause, m: marker).
+    Record(crate::cli_record::RecordArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct TranscribeArgs {
-    /// Audio files (WAV, MP3, M4A/AAC, FLAC, OGG).
+    /// Audio files (WAV, MP3, M4A/AAC, FLAC, OGG), folders, or quoted glob patterns.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Output directory (default: next to each input).
+    /// Also take audio files from sub-folders of folder inputs.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Output directory, mirroring the input folders (default: next to each input).
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
     /// Output formats, comma separated: docx,json,txt,srt,vtt.
@@ -118,7 +123,7 @@ pub struct TranscribeArgs {
     /// Overwrite existing outputs.
     #[arg(long)]
     pub force: bool,
-    /// Print a JSON summary of the results on stdout.
+    /// Machine-readable progress and results on stdout, one JSON object per line.
     #[arg(long)]
     pub json: bool,
 }
@@ -155,7 +160,7 @@ pub fn run(cli: Cli) -> Result<Status> {
             .unwrap_or_else(ModelStore::default_dir),
     );
     match cli.command {
-        Command::Transcribe(ref args) => transcribe(&cli, &store, args),
+        Command::Transcribe(ref args) => transcribe::run(&cli, &store, args),
         Command::Models(ref m) => models(&cli, &store, m),
         Command::SheetTemplate => {
             print!("{}", gijiroku::minutes::SHEET_TEMPLATE);
@@ -177,6 +182,8 @@ pub fn run(cli: Cli) -> Result<Status> {
             ref hypothesis,
             json,
         } => der(reference, hypothesis, json),
+        Command::Devices(ref args) => crate::cli_record::devices(args),
+        Command::Record(ref args) => crate::cli_record::record(&cli, &store, args, transcribe::run),
     }
 }
 
@@ -229,132 +236,6 @@ fn validate(args: &TranscribeArgs) -> Result<Settings> {
             ..Config::default()
         },
     })
-}
-
-fn transcribe(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Result<Status> {
-    let settings = validate(args)?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        // A second Ctrl-C falls through to the default handler and kills the process.
-        ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!(
-                "\n中断します (stopping after the current step; no partial output is written)…"
-            );
-        })
-        .context("cannot install the Ctrl-C handler")?;
-    }
-
-    let bar = progress(cli.quiet);
-    let model_path = store
-        .ensure(&args.model, &*bar)
-        .with_context(|| format!("model `{}`", args.model))?;
-    let vad_model = if args.no_vad {
-        None
-    } else {
-        match store.ensure(VAD_MODEL, &*bar) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::warn!("Silero VAD unavailable ({e:#}); using the energy detector");
-                None
-            }
-        }
-    };
-    let encoder = if args.no_diarize {
-        None
-    } else {
-        let path = store
-            .ensure(SPEAKER_MODEL, &*bar)
-            .context("speaker encoder (use --no-diarize to skip speaker turns)")?;
-        Some(Encoder::load(&path).with_context(|| format!("speaker encoder {}", path.display()))?)
-    };
-    let name = model_display_name(&args.model);
-    let mut transcriber = WhisperTranscriber::load(
-        &model_path,
-        &name,
-        settings.config.asr.clone(),
-        cancel.clone(),
-    )?;
-    let mut engine = Engine {
-        transcriber: &mut transcriber,
-        vad_model,
-        encoder: encoder.as_ref(),
-        config: settings.config,
-        formats: settings.formats,
-        force: args.force,
-    };
-
-    let mut results = Vec::new();
-    let mut failed = 0;
-    let mut interrupted = false;
-    for input in &args.inputs {
-        if cancel.load(Ordering::SeqCst) {
-            interrupted = true;
-            break;
-        }
-        let out_dir = args.output.clone().unwrap_or_else(|| parent_dir(input));
-        let job = Job {
-            input,
-            out_dir: &out_dir,
-            sheet: settings.sheet.as_ref(),
-        };
-        bar.start(&format!("{}", input.display()), 0);
-        match pipeline::run_file(&mut engine, &job, &*bar) {
-            Ok(outcome) => {
-                bar.finish();
-                if !cli.quiet {
-                    let secs = outcome.audio.duration.as_secs_f64();
-                    eprintln!(
-                        "{}: {:.1} 秒の音声を {:.1} 秒で処理 (RTF {:.3}) → {}",
-                        input.display(),
-                        secs,
-                        outcome.timings.total,
-                        outcome.timings.total / secs.max(0.001),
-                        outcome
-                            .outputs
-                            .iter()
-                            .map(|p| p.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                }
-                results
-                    .push(serde_json::json!({"input": input, "status": "ok", "outcome": outcome}));
-            }
-            Err(e) if e.is_interrupted() => {
-                bar.finish();
-                interrupted = true;
-                results.push(serde_json::json!({"input": input, "status": "interrupted"}));
-                break;
-            }
-            Err(e) => {
-                bar.finish();
-                failed += 1;
-                eprintln!("error: {e:#}");
-                results.push(serde_json::json!({"input": input, "status": "error", "error": format!("{e:#}")}));
-            }
-        }
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
-    }
-    Ok(if interrupted {
-        Status::Interrupted
-    } else if failed > 0 {
-        Status::Failed
-    } else {
-        Status::Ok
-    })
-}
-
-fn parent_dir(input: &Path) -> PathBuf {
-    match input.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// "base" for a name, the file stem without the ggml- prefix for a path.

@@ -9,12 +9,14 @@
 pub mod align;
 pub mod asr;
 pub mod audio;
+pub mod batch;
 pub mod diarize;
 pub mod export;
 pub mod minutes;
 pub mod models;
 pub mod output;
 pub mod pipeline;
+pub mod record;
 pub mod types;
 pub mod vad;
 

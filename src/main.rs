@@ -1,10 +1,17 @@
 //! `gijiroku` binary: parse arguments, set up logging, run, map the result to an exit code.
 
 mod cli;
+mod cli_record;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// Decoders log every probe miss as an error although we report the file ourselves;
+/// whisper.cpp's own chatter stays off unless asked for through GIJIROKU_LOG.
+const QUIET_DEPENDENCIES: &str = "whisper_rs=off,symphonia=off,symphonia_core=off,symphonia_format_isomp4=off,\
+symphonia_format_riff=off,symphonia_format_ogg=off,symphonia_bundle_mp3=off,symphonia_bundle_flac=off,\
+symphonia_codec_aac=off,symphonia_codec_vorbis=off,symphonia_codec_pcm=off";
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -14,9 +21,9 @@ fn main() -> ExitCode {
         (false, 1) => "info",
         _ => "debug",
     };
-    // whisper.cpp's own chatter stays at debug unless asked for.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GIJIROKU_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},whisper_rs=off")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GIJIROKU_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},{QUIET_DEPENDENCIES}"))
+    });
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter)

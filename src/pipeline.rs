@@ -93,16 +93,7 @@ pub struct Outcome {
     pub timings: Timings,
 }
 
-/// The output path of `input` in `format` under `out_dir`.
-pub fn output_path(input: &Path, out_dir: &Path, format: Format) -> PathBuf {
-    let stem = input
-        .file_stem()
-        .map(|s| s.to_os_string())
-        .unwrap_or_else(|| "out".into());
-    let mut p = out_dir.join(stem);
-    p.set_extension(format.extension());
-    p
-}
+pub use crate::batch::output_path;
 
 /// Draft the minutes of one recording and write every requested format.
 pub fn run_file(
@@ -177,11 +168,30 @@ pub fn run_file(
     let minutes = crate::minutes::draft(&transcript, &meeting, &engine.config.minutes)
         .with_model(engine.transcriber.model_name());
 
-    let mut written = Vec::new();
+    // Render everything first: a failing format leaves no output of this file behind.
+    let mut rendered = Vec::with_capacity(outputs.len());
     for (format, path) in &outputs {
-        write_atomic(path, engine.force, |w| {
-            crate::export::write(&minutes, &transcript, *format, w)
+        let mut bytes = Vec::new();
+        crate::export::write(&minutes, &transcript, *format, &mut bytes).map_err(|e| {
+            OutputError::Content {
+                path: path.clone(),
+                detail: e.to_string(),
+            }
         })?;
+        rendered.push((path, bytes));
+    }
+    let mut written: Vec<PathBuf> = Vec::new();
+    for (path, bytes) in rendered {
+        if let Err(e) = write_atomic(path, engine.force, |w| w.write_all(&bytes)) {
+            // All of a recording's outputs or none: a later failure (disk full) removes
+            // the ones just written, unless they replaced earlier files.
+            if !engine.force {
+                for p in &written {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            return Err(e.into());
+        }
         written.push(path.clone());
     }
     Ok(Outcome {

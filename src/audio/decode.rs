@@ -53,11 +53,19 @@ pub fn open(path: &Path) -> Result<Box<dyn Source>, AudioError> {
         });
     }
     if looks_like_wav(path)? {
+        if let Some((tag, name)) = unsupported_wav_codec(path) {
+            return Err(AudioError::Unsupported {
+                path: path.to_path_buf(),
+                what: format!(
+                    "WAV codec 0x{tag:04X} ({name}); convert it to PCM WAV, FLAC or MP3 first"
+                ),
+            });
+        }
         match WavSource::open(path) {
             Ok(src) => return Ok(Box::new(src)),
-            // Encodings hound does not implement are retried with Symphonia; real
-            // corruption is reported as such.
-            Err(AudioError::Unsupported { .. }) => {}
+            // Encodings hound does not implement are retried with Symphonia (hound calls
+            // ADPCM's fmt chunk ill-formed, so that too); I/O errors are reported as such.
+            Err(AudioError::Unsupported { .. } | AudioError::Corrupt { .. }) => {}
             Err(e) => return Err(e),
         }
     }
@@ -84,6 +92,42 @@ fn looks_like_wav(path: &Path) -> Result<bool, AudioError> {
     let mut f = File::open(path).map_err(|e| io_err(path, e))?;
     let n = f.read(&mut head).map_err(|e| io_err(path, e))?;
     Ok(n == 12 && (&head[0..4] == b"RIFF" || &head[0..4] == b"RF64") && &head[8..12] == b"WAVE")
+}
+
+/// WAV format tags neither hound nor Symphonia decodes, named for the error message.
+/// Only the first `fmt ` chunk within the first 4 KB is looked at; anything unusual is left
+/// to the decoders to judge.
+fn unsupported_wav_codec(path: &Path) -> Option<(u16, &'static str)> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    File::open(path)
+        .ok()?
+        .take(4096)
+        .read_to_end(&mut head)
+        .ok()?;
+    let mut pos = 12;
+    while pos + 8 <= head.len() {
+        let id = &head[pos..pos + 4];
+        let size = u32::from_le_bytes(head[pos + 4..pos + 8].try_into().ok()?) as usize;
+        if id == b"fmt " {
+            let tag = u16::from_le_bytes(head.get(pos + 8..pos + 10)?.try_into().ok()?);
+            let name = match tag {
+                0x0031 => "GSM 6.10",
+                0x0055 => "MPEG Layer 3 in WAV",
+                0x0050 => "MPEG in WAV",
+                0x0022 => "TrueSpeech",
+                0x0040 | 0x0064 | 0x0065 => "G.721/G.723 ADPCM",
+                0x0042 => "G.723.1",
+                0x0045 => "G.726",
+                0x0161..=0x0163 => "Windows Media Audio",
+                0x00FF => "AAC in WAV",
+                _ => return None,
+            };
+            return Some((tag, name));
+        }
+        pos += 8 + size + (size & 1);
+    }
+    None
 }
 
 fn check_format(path: &Path, rate: u32, channels: usize) -> Result<(), AudioError> {

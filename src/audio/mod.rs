@@ -1,7 +1,8 @@
 //! Audio in: decoding files ([`load`]) and converting everything to [`Pcm16kMono`],
 //! the only sample format later stages accept. [`decode`] reads containers and codecs,
-//! [`resample`] down-mixes and converts the rate.
+//! [`resample`] down-mixes and converts the rate, [`capture`] records from an input device.
 
+pub mod capture;
 pub mod decode;
 pub mod resample;
 
@@ -87,6 +88,17 @@ pub fn load(path: &Path) -> Result<(Pcm16kMono, AudioInfo), AudioError> {
         truncated: src.truncated(),
     };
     Ok((pcm, info))
+}
+
+/// The recording's length from its header, without decoding (for batch progress and ETA);
+/// `None` when the container does not say.
+pub fn probe_duration(path: &Path) -> Result<Option<Ms>, AudioError> {
+    let src = decode::open(path)?;
+    let rate = src.rate();
+    Ok(src
+        .frames_hint()
+        .filter(|_| rate > 0)
+        .map(|frames| Ms(frames.saturating_mul(1000) / u64::from(rate))))
 }
 
 /// Sample rate every later stage works at (Whisper's input rate), in Hz.

@@ -327,6 +327,19 @@ pub fn run(
         .map(|u| (u.end - u.start) as f32 * FRAME_MS as f32 / 1000.0)
         .collect();
 
+    // DEVDUMP-BEGIN
+    if let Some(dir) = std::env::var_os("GIJIROKU_DIARIZE_DUMP") {
+        let mut out = String::new();
+        for (w, e) in windows.iter().zip(&embeddings) {
+            let u = &units[w.unit];
+            let r = &regions[u.region];
+            out.push_str(&format!("{}\t{}\t{}\t{}\t{}\t{}", u.region, w.unit, (r.first + u.start) * 10, (r.first + u.end) * 10, (r.first + w.start) * 10, (r.first + w.start + w.len) * 10));
+            for x in e { out.push_str(&format!("\t{x:.6}")); }
+            out.push('\n');
+        }
+        let _ = std::fs::write(std::path::Path::new(&dir), out);
+    }
+    // DEVDUMP-END
     // Clustering on the units long enough to be reliable.
     let min_frames = (MIN_CLUSTER_UNIT.0 / FRAME_MS) as usize;
     let mut chosen: Vec<usize> = (0..units.len())

@@ -1,0 +1,300 @@
+//! The product's claim, tested for real: the released binary with the real Whisper base model,
+//! Silero VAD and speaker encoder turns `samples/meeting.wav` (65.7 s of synthetic Japanese
+//! committee speech, three voices) into draft minutes. Models are installed into `models/`
+//! (or `$GIJIROKU_MODELS`) on first use; see `common::models_dir`.
+//!
+//! Accuracy bound: character error rate of the JSON segments against `samples/meeting.ref.txt`.
+//! Measured 13.4% with the default beam search (5) on 2 cores; the bound leaves room for
+//! thread-count and CPU differences in whisper.cpp's floating point, and sits below the 25%
+//! the issue set as a floor.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use common::{cer, docx_part_text, docx_parts, docx_text, normalize, read_json, transcribe};
+
+/// Highest accepted character error rate on the meeting sample (see the module docs).
+const MAX_CER: f64 = 0.20;
+
+/// Length of samples/meeting.wav in seconds, from its header (65.666 s).
+fn sample_seconds() -> f64 {
+    let r = hound::WavReader::open(common::sample("meeting.wav")).unwrap();
+    f64::from(r.duration()) / f64::from(r.spec().sample_rate)
+}
+
+fn segments(json: &serde_json::Value) -> &Vec<serde_json::Value> {
+    json["segments"].as_array().expect("segments is an array")
+}
+
+fn hypothesis(json: &serde_json::Value) -> String {
+    segments(json)
+        .iter()
+        .map(|s| s["text"].as_str().expect("text is a string"))
+        .collect()
+}
+
+/// The JSON contract: `segments[]` objects with exactly start/end/speaker/text/confidence,
+/// times in seconds, in order, inside the recording; `meeting`, `model`, `audio_seconds` at the
+/// top. Further top-level fields are additive and allowed.
+fn check_json_contract(json: &serde_json::Value) {
+    let top: BTreeSet<&str> = json
+        .as_object()
+        .expect("top level is an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in ["segments", "meeting", "model", "audio_seconds"] {
+        assert!(top.contains(key), "missing top-level `{key}`: {top:?}");
+    }
+    assert_eq!(json["model"], "base");
+    let audio = json["audio_seconds"]
+        .as_f64()
+        .expect("audio_seconds is a number");
+    assert!(
+        (audio - sample_seconds()).abs() < 0.001,
+        "audio_seconds {audio}"
+    );
+    assert!(json["meeting"].is_object());
+
+    let segs = segments(json);
+    assert!(segs.len() >= 5, "only {} segments", segs.len());
+    let want: BTreeSet<&str> = ["start", "end", "speaker", "text", "confidence"].into();
+    let mut prev_start = 0.0;
+    let mut prev_end = 0.0;
+    for (i, s) in segs.iter().enumerate() {
+        let keys: BTreeSet<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, want, "segment {i} keys");
+        let start = s["start"].as_f64().expect("start is a number");
+        let end = s["end"].as_f64().expect("end is a number");
+        let conf = s["confidence"].as_f64().expect("confidence is a number");
+        assert!(s["speaker"].as_str().is_some_and(|v| !v.is_empty()));
+        assert!(
+            s["text"].as_str().is_some_and(|v| !v.trim().is_empty()),
+            "segment {i} empty"
+        );
+        // Seconds, not milliseconds or 10 ms ticks: everything lies inside the recording.
+        assert!(0.0 <= start && start < end, "segment {i}: {start}..{end}");
+        assert!(
+            end <= audio + 0.05,
+            "segment {i} ends at {end} s, audio is {audio} s"
+        );
+        assert!(
+            (0.0..=1.0).contains(&conf),
+            "segment {i}: confidence {conf}"
+        );
+        assert!(
+            start >= prev_start,
+            "segment {i} starts before segment {}",
+            i - 1
+        );
+        assert!(
+            start + 0.05 >= prev_end,
+            "segment {i} overlaps the previous one"
+        );
+        // Millisecond precision.
+        assert!(((start * 1000.0).round() - start * 1000.0).abs() < 1e-6);
+        prev_start = start;
+        prev_end = end;
+    }
+}
+
+#[test]
+fn meeting_sample_to_docx_json_and_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let run = transcribe(&common::sample("meeting.wav"), &out_dir, "docx,json,txt")
+        .arg("--meeting")
+        .arg(common::sample("meeting.toml"))
+        .timeout(Duration::from_secs(1800))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "transcribe failed:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        common::files_in(&out_dir),
+        ["meeting.docx", "meeting.json", "meeting.txt"]
+    );
+
+    // JSON: contract and accuracy.
+    let json = read_json(&out_dir.join("meeting.json"));
+    check_json_contract(&json);
+    let reference = std::fs::read_to_string(common::sample("meeting.ref.txt")).unwrap();
+    let hyp = hypothesis(&json);
+    let rate = cer(&hyp, &reference);
+    eprintln!(
+        "CER {:.1}% (bound {:.0}%)\nhypothesis: {hyp}",
+        rate * 100.0,
+        MAX_CER * 100.0
+    );
+    assert!(
+        rate <= MAX_CER,
+        "character error rate {:.1}% is above {:.0}%; hypothesis:\n{hyp}",
+        rate * 100.0,
+        MAX_CER * 100.0
+    );
+    let meeting = &json["meeting"];
+    assert_eq!(meeting["会議名"], "総務常任委員会");
+    assert_eq!(meeting["開始"], "2025-11-25T15:45:00");
+    let speakers: BTreeSet<&str> = segments(&json)
+        .iter()
+        .filter_map(|s| s["speaker"].as_str())
+        .collect();
+    assert!(
+        speakers
+            .iter()
+            .any(|s| ["委員長", "佐藤委員", "総務課長"].contains(s)),
+        "no speaker named from the sheet: {speakers:?}"
+    );
+
+    // DOCX: the header a clerk expects, the draft marks, and the recognised text.
+    let docx = out_dir.join("meeting.docx");
+    let body = docx_text(&docx);
+    for want in [
+        "総務常任委員会記録",
+        "この会議録は音声認識による下書き（案）です。",
+        "会議名",
+        "総務常任委員会",
+        "開催日時",
+        "令和7年11月25日(火) 午後3時45分",
+        "場所",
+        "第1委員会室",
+        "出席者",
+        "委員長　山田太郎",
+        "副委員長　田中一郎",
+        "委員　佐藤花子",
+        "委員　伊藤美咲",
+        "説明員",
+        "総務部　総務課長　鈴木一郎",
+        "議事係長　高橋次郎",
+        "議題",
+        "議案第15号 令和7年度一般会計補正予算（第3号）のうち総務部所管分",
+        "議事の経過",
+    ] {
+        assert!(body.contains(want), "DOCX lacks `{want}`:\n{body}");
+    }
+    let marks: Vec<String> = docx_parts(&docx)
+        .into_iter()
+        .filter(|p| p.starts_with("word/header") && p.ends_with(".xml"))
+        .map(|p| docx_part_text(&docx, &p))
+        .collect();
+    assert!(
+        marks.iter().any(|t| t.trim() == "案"),
+        "no page header with the 「案」 mark: {marks:?}"
+    );
+    // Every recognised segment is in the minutes (turns join segments; punctuation may differ).
+    let body_norm = normalize(&body);
+    let segs = segments(&json);
+    let missing: Vec<&str> = segs
+        .iter()
+        .filter_map(|s| s["text"].as_str())
+        .filter(|t| !body_norm.contains(&normalize(t)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "segments missing from the DOCX: {missing:?}"
+    );
+    let hyp_chars = normalize(&hyp).chars().count();
+    assert!(hyp_chars > 200, "only {hyp_chars} characters recognised");
+
+    // Plain text carries the same header and turns.
+    let txt = std::fs::read_to_string(out_dir.join("meeting.txt")).unwrap();
+    assert!(txt.contains("令和7年11月25日(火) 午後3時45分"), "{txt}");
+    assert!(txt.contains(DRAFT_LINE), "{txt}");
+}
+
+/// The draft notice every human-readable output carries.
+const DRAFT_LINE: &str = "この会議録は音声認識による下書き（案）です。";
+
+/// Without a meeting sheet the date comes from the file: a recorder writes until the meeting
+/// ends, so 開始 = modification time − length. Header rows stay, blank, for the clerk.
+#[test]
+fn no_sheet_dates_from_file_time_and_leaves_fields_blank() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("録音 0401.wav");
+    std::fs::copy(common::sample("meeting.wav"), &input).unwrap();
+    // 2024-04-01 10:30:30 UTC; the run uses UTC as its local time zone.
+    let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(1_711_967_430);
+    std::fs::File::options()
+        .write(true)
+        .open(&input)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let out_dir = tmp.path().join("out");
+    let run = transcribe(&input, &out_dir, "docx,json")
+        .env("TZ", "UTC")
+        .args(["--greedy", "--no-diarize"])
+        .timeout(Duration::from_secs(1800))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "transcribe failed:\n{stderr}");
+    assert_eq!(
+        common::files_in(&out_dir),
+        ["録音 0401.docx", "録音 0401.json"]
+    );
+
+    let json = read_json(&out_dir.join("録音 0401.json"));
+    check_json_contract(&json);
+    let meeting = &json["meeting"];
+    // 10:30:30 minus 65.666 s.
+    assert_eq!(meeting["開始"], "2024-04-01T10:29:24", "{meeting}");
+    assert_eq!(meeting["会議名"], "");
+    assert_eq!(meeting["場所"], "");
+    assert!(segments(&json).iter().all(|s| s["speaker"] == "発言者"));
+
+    let body = docx_text(&out_dir.join("録音 0401.docx"));
+    assert!(
+        body.contains("令和6年4月1日(月) 午前10時29分～午前10時30分"),
+        "{body}"
+    );
+    assert!(body.starts_with("会議録\n"), "title:\n{body}");
+    assert!(body.contains(DRAFT_LINE), "{body}");
+    // Every header row is there; the ones the recording cannot tell are empty lines.
+    let lines: Vec<&str> = body.lines().collect();
+    for label in [
+        "会議名",
+        "場所",
+        "出席者",
+        "欠席者",
+        "説明員・事務局",
+        "議題",
+    ] {
+        let at = lines
+            .iter()
+            .position(|l| *l == label)
+            .unwrap_or_else(|| panic!("no `{label}` row:\n{body}"));
+        assert_eq!(
+            lines.get(at + 1),
+            Some(&""),
+            "`{label}` is not blank:\n{body}"
+        );
+    }
+    assert!(body.contains("発言者 : "), "{body}");
+    let rate = cer(
+        &hypothesis(&json),
+        &std::fs::read_to_string(common::sample("meeting.ref.txt")).unwrap(),
+    );
+    eprintln!("CER without sheet, greedy: {:.1}%", rate * 100.0);
+    assert!(rate <= MAX_CER, "CER {:.1}%", rate * 100.0);
+}
+
+/// The scoring itself.
+#[test]
+fn cer_normalises_width_punctuation_and_number_commas() {
+    assert_eq!(
+        normalize("事業費は１，２５０万円で、 ＡＩを「導入」します。"),
+        "事業費は1250万円でaiを導入します"
+    );
+    assert_eq!(normalize("質疑は? ありませんか！"), "質疑はありませんか");
+    assert_eq!(cer("開会します。", "開会します"), 0.0);
+    assert!((cer("開会しま", "開会します") - 0.2).abs() < 1e-9);
+    assert!((cer("閉会します", "開会します") - 0.2).abs() < 1e-9);
+    assert!(Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples/meeting.ref.txt")
+        .is_file());
+}
