@@ -45,6 +45,8 @@ pub fn attribute(
                         text,
                         confidence,
                         tokens,
+                        raw_text: None,
+                        marks: Vec::new(),
                     }
                 }));
                 continue;
@@ -73,6 +75,8 @@ fn whole(seg: &AsrSegment, speaker: String) -> Utterance {
         text: seg.text.clone(),
         confidence: seg.confidence,
         tokens: seg.tokens.clone(),
+        raw_text: None,
+        marks: Vec::new(),
     }
 }
 

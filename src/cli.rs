@@ -11,12 +11,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use gijiroku::asr::{AsrConfig, Decoding};
 use gijiroku::diarize::DiarizeConfig;
-use gijiroku::export::Format;
-use gijiroku::minutes::MeetingSheet;
+use gijiroku::export::{Format, Template};
+use gijiroku::minutes::{CleanConfig, Glossary, MeetingSheet, MinutesConfig};
 use gijiroku::models::ModelStore;
 use gijiroku::pipeline::{self, Config};
 use gijiroku::types::Progress;
 
+mod share;
 mod transcribe;
 
 /// Default Whisper model: the one installable from the package registries.
@@ -71,6 +72,9 @@ pub enum Command {
     Devices(crate::cli_record::DevicesArgs),
     /// Record a meeting with live text, then draft its minutes (p: pause, m: marker).
     Record(crate::cli_record::RecordArgs),
+    /// Hand a finished meeting to its attendees: a 復命書 draft each and the 会議録, as a
+    /// folder and a zip.
+    Share(share::ShareArgs),
 }
 
 #[derive(Args, Debug)]
@@ -87,6 +91,10 @@ pub struct TranscribeArgs {
     /// Output formats, comma separated: docx,json,txt,srt,vtt.
     #[arg(long, default_value = "docx,json", value_name = "LIST")]
     pub formats: String,
+    /// What the DOCX holds: kaigiroku (会議録, verbatim), fukumeisho (復命書), yoshi (要旨),
+    /// or the path of your own .docx form with {{会議名}} {{日時}} {{本文}} … placeholders.
+    #[arg(long, default_value = "kaigiroku", value_name = "NAME|FORM.docx")]
+    pub template: String,
     /// Meeting sheet (TOML) with 会議名, 開始, 場所, 出席者, 議題 ...
     #[arg(long, value_name = "FILE")]
     pub meeting: Option<PathBuf>,
@@ -108,6 +116,26 @@ pub struct TranscribeArgs {
     /// Words and names to prime recognition with (初期プロンプト).
     #[arg(long, value_name = "TEXT")]
     pub prompt: Option<String>,
+    /// Glossary (TOML): `terms = [..]` prime the recogniser, `[replace]` "誤" = "正" corrects
+    /// its output. Names, 会議名 and 議題 of --meeting are added to the prompt as well.
+    #[arg(long, value_name = "FILE")]
+    pub glossary: Option<PathBuf>,
+    /// Keep what the recogniser produces over silence (no hallucination guard).
+    #[arg(long)]
+    pub no_guard: bool,
+    /// clean: fillers and stammers removed (ケバ取り); verbatim: everything said. Both get
+    /// 公用文 punctuation and numerals.
+    #[arg(long, default_value = "clean", value_name = "clean|verbatim")]
+    pub style: gijiroku::minutes::Style,
+    /// Mark words recognised with a probability below this (0-1) for review.
+    #[arg(long, default_value_t = gijiroku::minutes::clean::DEFAULT_MARK_THRESHOLD, value_name = "P")]
+    pub mark_threshold: f32,
+    /// How marks look in the DOCX: ★ before the word, or a yellow highlight.
+    #[arg(long, default_value = "star", value_name = "star|highlight")]
+    pub mark_style: gijiroku::minutes::MarkStyle,
+    /// No low-confidence marks.
+    #[arg(long, conflicts_with_all = ["mark_threshold", "mark_style"])]
+    pub no_marks: bool,
     /// Exact number of speakers (default: estimated).
     #[arg(long, value_name = "N")]
     pub speakers: Option<usize>,
@@ -137,6 +165,17 @@ pub enum ModelsCommand {
     },
     /// Install a model: base (from PyPI), silero-vad, or an official ggml name.
     Install { name: String },
+    /// Quantize an installed model (q8_0, q5_0, q5_1, q4_0): smaller, often as fast.
+    Quantize {
+        /// Model name or path (f16/f32 ggml).
+        model: String,
+        /// Quantization type.
+        #[arg(value_name = "TYPE")]
+        qtype: String,
+        /// Installed name (default: <model>-<type>).
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Convert a faster-whisper (CTranslate2) model directory.
     ImportCt2 {
         dir: PathBuf,
@@ -184,23 +223,31 @@ pub fn run(cli: Cli) -> Result<Status> {
         } => der(reference, hypothesis, json),
         Command::Devices(ref args) => crate::cli_record::devices(args),
         Command::Record(ref args) => crate::cli_record::record(&cli, &store, args, transcribe::run),
+        Command::Share(ref args) => share::run(args),
     }
 }
 
 /// Settings validated once, before any work starts.
 struct Settings {
     formats: Vec<Format>,
+    template: Template,
     sheet: Option<MeetingSheet>,
     config: Config,
 }
 
 fn validate(args: &TranscribeArgs) -> Result<Settings> {
     let formats = Format::parse_list(&args.formats).context("--formats")?;
+    let template: Template = args.template.parse().context("--template")?;
+    template.check().context("--template")?;
     if args.beam == 0 {
         bail!("--beam must be at least 1 (got 0)");
     }
     let sheet = match &args.meeting {
         Some(p) => Some(MeetingSheet::load(p)?),
+        None => None,
+    };
+    let glossary = match &args.glossary {
+        Some(p) => Some(Glossary::load(p)?),
         None => None,
     };
     if let Some(dir) = &args.output {
@@ -219,7 +266,24 @@ fn validate(args: &TranscribeArgs) -> Result<Settings> {
             Decoding::Beam { size: args.beam }
         },
         threads: args.threads,
-        initial_prompt: args.prompt.clone(),
+        initial_prompt: gijiroku::minutes::glossary::prompt(
+            args.prompt.as_deref(),
+            glossary.as_ref(),
+            sheet.as_ref(),
+        ),
+        guard: !args.no_guard,
+    };
+    if !(args.mark_threshold > 0.0 && args.mark_threshold <= 1.0) {
+        bail!(
+            "--mark-threshold must be a probability above 0 and at most 1 (got {})",
+            args.mark_threshold
+        );
+    }
+    let clean = CleanConfig {
+        style: args.style,
+        mark_threshold: (!args.no_marks).then_some(args.mark_threshold),
+        mark_style: args.mark_style,
+        replace: glossary.map(|g| g.replace).unwrap_or_default(),
     };
     let diarize = DiarizeConfig {
         speakers: args.speakers,
@@ -229,10 +293,15 @@ fn validate(args: &TranscribeArgs) -> Result<Settings> {
     diarize.validate().context("--speakers / --max-speakers")?;
     Ok(Settings {
         formats,
+        template,
         sheet,
         config: Config {
             asr,
             diarize,
+            minutes: MinutesConfig {
+                clean,
+                ..MinutesConfig::default()
+            },
             ..Config::default()
         },
     })
@@ -276,6 +345,11 @@ fn models(cli: &Cli, store: &ModelStore, cmd: &ModelsCommand) -> Result<Status> 
             let bar = progress(cli.quiet);
             let path = store.install(name, &*bar)?;
             bar.finish();
+            println!("{}", path.display());
+        }
+        ModelsCommand::Quantize { model, qtype, name } => {
+            let q: gijiroku::models::QuantType = qtype.parse().map_err(anyhow::Error::msg)?;
+            let path = store.quantize(model, q, name.as_deref())?;
             println!("{}", path.display());
         }
         ModelsCommand::ImportCt2 { dir, name } => {

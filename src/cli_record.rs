@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, FromArgMatches};
 
 use gijiroku::asr::whisper::WhisperTranscriber;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::asr::{AsrConfig, AsrError, Transcriber};
 use crate::audio::{AudioError, AudioInfo};
 use crate::diarize::{DiarizeConfig, DiarizeError, Encoder};
-use crate::export::Format;
+use crate::export::{Format, Template};
 use crate::minutes::{Meeting, MeetingSheet, MinutesConfig};
 use crate::output::{write_atomic, OutputError};
 use crate::types::{Progress, SpeakerTurn};
@@ -62,6 +62,8 @@ pub struct Engine<'a> {
     pub encoder: Option<&'a Encoder>,
     pub config: Config,
     pub formats: Vec<Format>,
+    /// Layout of the DOCX output (会議録, 復命書, 要旨 or the user's form).
+    pub template: Template,
     pub force: bool,
 }
 
@@ -164,6 +166,7 @@ pub fn run_file(
 
     let mut transcript = crate::align::attribute(&segments, &turns, &|id| id.to_string());
     transcript.duration = pcm.duration();
+    crate::minutes::clean::apply(&mut transcript, &engine.config.minutes.clean);
     let meeting = Meeting::resolve(job.sheet, file_time(job.input), pcm.duration());
     let minutes = crate::minutes::draft(&transcript, &meeting, &engine.config.minutes)
         .with_model(engine.transcriber.model_name());
@@ -172,12 +175,11 @@ pub fn run_file(
     let mut rendered = Vec::with_capacity(outputs.len());
     for (format, path) in &outputs {
         let mut bytes = Vec::new();
-        crate::export::write(&minutes, &transcript, *format, &mut bytes).map_err(|e| {
-            OutputError::Content {
+        crate::export::write_with(&minutes, &transcript, *format, &engine.template, &mut bytes)
+            .map_err(|e| OutputError::Content {
                 path: path.clone(),
                 detail: e.to_string(),
-            }
-        })?;
+            })?;
         rendered.push((path, bytes));
     }
     let mut written: Vec<PathBuf> = Vec::new();

@@ -130,6 +130,20 @@ pub struct Utterance {
     pub confidence: f32,
     #[serde(default)]
     pub tokens: Vec<AsrToken>,
+    /// The recogniser's text when `text` has been cleaned up (`None` before clean-up).
+    #[serde(default)]
+    pub raw_text: Option<String>,
+    /// Stretches of `text` the recogniser was unsure of.
+    #[serde(default)]
+    pub marks: Vec<Mark>,
+}
+
+/// A low-confidence stretch of a text: character offsets `[start, end)` (Unicode scalar
+/// values, as Python indexes strings), shown as ★ or highlighted in the DOCX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Mark {
+    pub start: usize,
+    pub end: usize,
 }
 
 /// The attributed transcript of one recording.

@@ -17,10 +17,8 @@ use common::{assert_clean_failure, files_in, transcribe};
 /// names the file and says each of `problem`. Returns stderr.
 fn refused(input: &Path, tmp: &Path, problem: &[&str]) -> String {
     let out_dir = tmp.join("out");
-    let out = transcribe(input, &out_dir, "docx,json")
-        .timeout(Duration::from_secs(600))
-        .output()
-        .unwrap();
+    let out =
+        common::run(transcribe(input, &out_dir, "docx,json").timeout(Duration::from_secs(600)));
     assert_clean_failure(&out, &out_dir);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let name = input.display().to_string();
@@ -125,11 +123,11 @@ fn bad_meeting_sheet_is_refused_before_any_work() {
     let sheet = t.path().join("会議.toml");
     std::fs::write(&sheet, "会議名 = \"総務常任委員会\"\n開始 = \"来週\"\n").unwrap();
     let out_dir = t.path().join("out");
-    let out = transcribe(&input, &out_dir, "docx")
-        .arg("--meeting")
-        .arg(&sheet)
-        .output()
-        .unwrap();
+    let out = common::run(
+        transcribe(&input, &out_dir, "docx")
+            .arg("--meeting")
+            .arg(&sheet),
+    );
     assert_clean_failure(&out, &out_dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&sheet.display().to_string()), "{stderr}");
@@ -147,11 +145,11 @@ fn truncated_wav_is_read_as_far_as_it_goes() {
     let data_at = bytes.windows(4).position(|w| w == b"data").unwrap() + 8;
     std::fs::write(&p, &bytes[..data_at + 10 * 16_000 * 2]).unwrap();
     let out_dir = t.path().join("out");
-    let out = transcribe(&p, &out_dir, "json")
-        .args(["--greedy", "--no-diarize"])
-        .timeout(Duration::from_secs(900))
-        .output()
-        .unwrap();
+    let out = common::run(
+        transcribe(&p, &out_dir, "json")
+            .args(["--greedy", "--no-diarize"])
+            .timeout(Duration::from_secs(900)),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -201,10 +199,8 @@ fn existing_output_is_not_overwritten_without_force() {
     std::fs::write(&docx, "清書済み: 書き換えないこと").unwrap();
 
     // Only one of the two outputs exists: the run must refuse, not fill in the other.
-    let out = transcribe(&input, &out_dir, "docx,json")
-        .args(["--greedy", "--no-diarize"])
-        .output()
-        .unwrap();
+    let out =
+        common::run(transcribe(&input, &out_dir, "docx,json").args(["--greedy", "--no-diarize"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -218,7 +214,7 @@ fn existing_output_is_not_overwritten_without_force() {
 
     // Both exist and are newer than the recording: nothing to do, nothing touched.
     std::fs::write(&json, "{}").unwrap();
-    let out = transcribe(&input, &out_dir, "docx,json").output().unwrap();
+    let out = common::run(&mut transcribe(&input, &out_dir, "docx,json"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--force"), "{stderr}");
     assert_eq!(
@@ -229,11 +225,11 @@ fn existing_output_is_not_overwritten_without_force() {
     assert_eq!(files_in(&out_dir), ["m.docx", "m.json"]);
 
     // --force replaces both.
-    let out = transcribe(&input, &out_dir, "docx,json")
-        .args(["--greedy", "--no-diarize", "--force"])
-        .timeout(Duration::from_secs(900))
-        .output()
-        .unwrap();
+    let out = common::run(
+        transcribe(&input, &out_dir, "docx,json")
+            .args(["--greedy", "--no-diarize", "--force"])
+            .timeout(Duration::from_secs(900)),
+    );
     assert!(
         out.status.success(),
         "{}",

@@ -36,9 +36,13 @@ fn hypothesis(json: &serde_json::Value) -> String {
         .collect()
 }
 
-/// The JSON contract: `segments[]` objects with exactly start/end/speaker/text/confidence,
-/// times in seconds, in order, inside the recording; `meeting`, `model`, `audio_seconds` at the
-/// top. Further top-level fields are additive and allowed.
+/// Optional per-segment fields added after the contract was set (additions do not bump
+/// `format_version`): the recogniser's text before clean-up, low-confidence character ranges.
+const ADDITIVE_SEGMENT_KEYS: [&str; 2] = ["raw_text", "marks"];
+
+/// The JSON contract: `segments[]` objects with start/end/speaker/text/confidence (and only the
+/// documented optional extras), times in seconds, in order, inside the recording; `meeting`,
+/// `model`, `audio_seconds` at the top. Further top-level fields are additive and allowed.
 fn check_json_contract(json: &serde_json::Value) {
     let top: BTreeSet<&str> = json
         .as_object()
@@ -61,12 +65,22 @@ fn check_json_contract(json: &serde_json::Value) {
 
     let segs = segments(json);
     assert!(segs.len() >= 5, "only {} segments", segs.len());
-    let want: BTreeSet<&str> = ["start", "end", "speaker", "text", "confidence"].into();
+    let required: BTreeSet<&str> = ["start", "end", "speaker", "text", "confidence"].into();
     let mut prev_start = 0.0;
     let mut prev_end = 0.0;
     for (i, s) in segs.iter().enumerate() {
         let keys: BTreeSet<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, want, "segment {i} keys");
+        let missing: Vec<_> = required.difference(&keys).collect();
+        assert!(missing.is_empty(), "segment {i} lacks {missing:?}: {s}");
+        let unknown: Vec<_> = keys
+            .iter()
+            .filter(|k| !required.contains(*k) && !ADDITIVE_SEGMENT_KEYS.contains(*k))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "segment {i} has fields outside the contract: {unknown:?} \
+             (add them to ADDITIVE_SEGMENT_KEYS and the README if they are meant to stay)"
+        );
         let start = s["start"].as_f64().expect("start is a number");
         let end = s["end"].as_f64().expect("end is a number");
         let conf = s["confidence"].as_f64().expect("confidence is a number");
@@ -105,12 +119,12 @@ fn check_json_contract(json: &serde_json::Value) {
 fn meeting_sample_to_docx_json_and_text() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("out");
-    let run = transcribe(&common::sample("meeting.wav"), &out_dir, "docx,json,txt")
-        .arg("--meeting")
-        .arg(common::sample("meeting.toml"))
-        .timeout(Duration::from_secs(1800))
-        .output()
-        .unwrap();
+    let run = common::run(
+        transcribe(&common::sample("meeting.wav"), &out_dir, "docx,json,txt")
+            .arg("--meeting")
+            .arg(common::sample("meeting.toml"))
+            .timeout(Duration::from_secs(1800)),
+    );
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "transcribe failed:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -186,7 +200,8 @@ fn meeting_sample_to_docx_json_and_text() {
         "no page header with the 「案」 mark: {marks:?}"
     );
     // Every recognised segment is in the minutes (turns join segments; punctuation may differ).
-    let body_norm = normalize(&body);
+    // Low-confidence stretches are marked with ★ in the DOCX; the JSON text has no marks.
+    let body_norm = normalize(&body.replace('★', ""));
     let segs = segments(&json);
     let missing: Vec<&str> = segs
         .iter()
@@ -225,12 +240,12 @@ fn no_sheet_dates_from_file_time_and_leaves_fields_blank() {
         .set_modified(mtime)
         .unwrap();
     let out_dir = tmp.path().join("out");
-    let run = transcribe(&input, &out_dir, "docx,json")
-        .env("TZ", "UTC")
-        .args(["--greedy", "--no-diarize"])
-        .timeout(Duration::from_secs(1800))
-        .output()
-        .unwrap();
+    let run = common::run(
+        transcribe(&input, &out_dir, "docx,json")
+            .env("TZ", "UTC")
+            .args(["--greedy", "--no-diarize"])
+            .timeout(Duration::from_secs(1800)),
+    );
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "transcribe failed:\n{stderr}");
     assert_eq!(
@@ -268,11 +283,9 @@ fn no_sheet_dates_from_file_time_and_leaves_fields_blank() {
             .iter()
             .position(|l| *l == label)
             .unwrap_or_else(|| panic!("no `{label}` row:\n{body}"));
-        assert_eq!(
-            lines.get(at + 1),
-            Some(&""),
-            "`{label}` is not blank:\n{body}"
-        );
+        // The label cell may carry a note in brackets: 議題（本日の会議に付した事件）.
+        let value = lines[at + 1..].iter().find(|l| !l.starts_with('（'));
+        assert_eq!(value, Some(&""), "`{label}` is not blank:\n{body}");
     }
     assert!(body.contains("発言者 : "), "{body}");
     let rate = cer(

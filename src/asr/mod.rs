@@ -1,7 +1,9 @@
 //! Speech recognition. [`Transcriber`] turns speech spans of a [`Pcm16kMono`] into
 //! [`AsrSegment`]s; [`whisper::WhisperTranscriber`] is the real one (the only file that
-//! touches whisper-rs). [`plan_windows`] groups VAD spans into decoding windows.
+//! touches whisper-rs). [`plan_windows`] groups VAD spans into decoding windows; [`guard`]
+//! removes what Whisper invents over non-speech.
 
+pub mod guard;
 pub mod whisper;
 
 use std::path::PathBuf;
@@ -37,6 +39,13 @@ pub struct AsrConfig {
     pub threads: usize,
     /// Text given to Whisper as the previous context (terms, names).
     pub initial_prompt: Option<String>,
+    /// Run the hallucination [`guard`] over every decoded window.
+    #[serde(default = "guard_default")]
+    pub guard: bool,
+}
+
+fn guard_default() -> bool {
+    true
 }
 
 impl Default for AsrConfig {
@@ -46,6 +55,7 @@ impl Default for AsrConfig {
             decoding: Decoding::Beam { size: DEFAULT_BEAM },
             threads: 0,
             initial_prompt: None,
+            guard: true,
         }
     }
 }

@@ -1,5 +1,11 @@
 //! whisper.cpp through whisper-rs: [`WhisperTranscriber`] loads a ggml model once and
 //! decodes each planned window, keeping token timings and probabilities.
+//!
+//! Only speech is decoded: the windows come from the VAD's spans ([`plan_windows`]), each
+//! window is decoded on its own (`no_context`, so a loop cannot carry over), and the initial
+//! prompt is given to every window (whisper.cpp puts it before each window's text, so it is
+//! carried across windows without carrying their text). The [`guard`](super::guard) then
+//! checks each window's segments against the speech spans and the prompt.
 
 use std::ffi::c_void;
 use std::path::Path;
@@ -10,6 +16,7 @@ use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
 };
 
+use super::guard::{self, GuardContext};
 use super::{plan_windows, AsrConfig, AsrError, Decoding, Transcriber};
 use crate::audio::{Pcm16kMono, SAMPLE_RATE};
 use crate::types::{AsrSegment, AsrToken, Ms, Progress, Span};
@@ -20,6 +27,16 @@ const TEMPERATURE_INC: f32 = 0.2;
 const ENTROPY_THOLD: f32 = 2.4;
 const LOGPROB_THOLD: f32 = -1.0;
 const NO_SPEECH_THOLD: f32 = 0.6;
+/// The initial prompt is cut (from its start) to this many tokens: whisper.cpp keeps at
+/// most 223 tokens of context, and a long prompt leaves the decoder less room and invites
+/// it to copy the prompt.
+pub const MAX_PROMPT_TOKENS: usize = 200;
+/// Only the last this many characters of a prompt are tokenized (at most four tokens
+/// each, well inside [`TOKENIZE_BUFFER`]).
+const MAX_PROMPT_SCAN_CHARS: usize = 1_000;
+/// Token buffer for measuring the prompt. whisper-rs 0.16 mishandles a buffer that is too
+/// small (it takes whisper.cpp's negative "needed" count as a length), so it must be ample.
+const TOKENIZE_BUFFER: usize = 4_096;
 
 pub struct WhisperTranscriber {
     state: WhisperState,
@@ -56,6 +73,14 @@ impl WhisperTranscriber {
             WhisperContext::new_with_params(path, params).map_err(|e| load_err(e.to_string()))?;
         let state = ctx.create_state().map_err(|e| load_err(e.to_string()))?;
         let eot = ctx.token_eot();
+        let mut cfg = cfg;
+        cfg.initial_prompt = cfg
+            .initial_prompt
+            .as_deref()
+            .and_then(|p| fit_prompt(&ctx, p, MAX_PROMPT_TOKENS));
+        if let Some(p) = &cfg.initial_prompt {
+            tracing::info!(prompt = %p, "initial prompt");
+        }
         Ok(WhisperTranscriber {
             state,
             _ctx: ctx,
@@ -64,6 +89,31 @@ impl WhisperTranscriber {
             cancel,
             eot,
         })
+    }
+}
+
+/// `prompt` cut from the front, at a 「、」/「。」 where possible, to at most `max` tokens.
+fn fit_prompt(ctx: &WhisperContext, prompt: &str, max: usize) -> Option<String> {
+    let chars: Vec<char> = prompt.trim().chars().collect();
+    let mut text: &[char] = &chars[chars.len().saturating_sub(MAX_PROMPT_SCAN_CHARS)..];
+    loop {
+        let s: String = text.iter().collect();
+        if s.trim().is_empty() {
+            return None;
+        }
+        match ctx.tokenize(&s, TOKENIZE_BUFFER) {
+            Ok(t) if t.len() <= max => return Some(s),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("initial prompt not used: cannot tokenize it ({e})");
+                return None;
+            }
+        }
+        let cut = text
+            .iter()
+            .position(|c| matches!(c, '、' | '。' | ',' | '.' | ' '))
+            .map_or(text.len().min(8), |i| i + 1);
+        text = &text[cut.max(1)..];
     }
 }
 
@@ -217,8 +267,15 @@ impl Transcriber for WhisperTranscriber {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(AsrError::Interrupted);
             }
-            let segs = self.decode_window(pcm, w)?;
+            let mut segs = self.decode_window(pcm, w)?;
             tracing::debug!(window = %format!("{}-{}", w.start, w.end), segments = segs.len(), "decoded");
+            if self.cfg.guard {
+                let ctx = GuardContext {
+                    speech,
+                    prompt: self.cfg.initial_prompt.as_deref(),
+                };
+                segs = guard::apply(segs, &ctx);
+            }
             out.extend(segs);
             progress.set(w.end.0);
         }

@@ -240,7 +240,7 @@ pub fn open(name: Option<&str>) -> Result<Input, CaptureError> {
     let device = match name {
         None | Some(DEFAULT_DEVICE) => host.default_input_device().ok_or(CaptureError::NoDevice)?,
         Some(want) => {
-            let devices: Vec<cpal::Device> = host
+            let mut devices: Vec<cpal::Device> = host
                 .input_devices()
                 .map_err(|e| CaptureError::Host(e.to_string()))?
                 .collect();
@@ -433,7 +433,7 @@ pub fn push_frames<T>(
         return;
     }
     if let Ok(chunk) = producer.write_chunk_uninit(take * channels) {
-        chunk.fill_from_iter(data.iter().map(|&s| f32::from_sample(s)));
+        chunk.fill_from_iter(data.iter().map(|&s| cpal::Sample::to_sample::<f32>(s)));
     }
 }
 

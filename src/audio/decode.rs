@@ -18,6 +18,10 @@ use super::AudioError;
 
 /// Frames decoded per chunk from a WAV file (about 0.1-0.2 s at common rates).
 const WAV_CHUNK_FRAMES: usize = 4096;
+/// Lowest sample rate we accept: below it no speech is intelligible, so a lower value is a
+/// corrupt header, and it bounds how many 16 kHz samples one input frame can become (a 1 Hz
+/// header would turn a 2 MB file into 64 GB of samples).
+const MIN_RATE_HZ: u32 = 4_000;
 /// Highest sample rate we accept; anything above is a corrupt header, not audio.
 const MAX_RATE_HZ: u32 = 768_000;
 /// Most channels we accept (ambisonic/array recorders stay well below).
@@ -52,7 +56,15 @@ pub fn open(path: &Path) -> Result<Box<dyn Source>, AudioError> {
             path: path.to_path_buf(),
         });
     }
-    if looks_like_wav(path)? {
+    if let Some(magic) = wav_magic(path)? {
+        if &magic == b"RF64" {
+            // Neither hound nor Symphonia reads the 64-bit RIFF variant.
+            return Err(AudioError::Unsupported {
+                path: path.to_path_buf(),
+                what: "RF64 (64-bit WAV); convert it to FLAC, or to WAV if under 4 GB, first"
+                    .into(),
+            });
+        }
         if let Some((tag, name)) = unsupported_wav_codec(path) {
             return Err(AudioError::Unsupported {
                 path: path.to_path_buf(),
@@ -85,13 +97,16 @@ fn io_err(path: &Path, source: std::io::Error) -> AudioError {
     }
 }
 
-/// Sniff the RIFF/WAVE magic rather than trusting the extension.
-fn looks_like_wav(path: &Path) -> Result<bool, AudioError> {
+/// Sniff the RIFF/WAVE magic rather than trusting the extension: `RIFF` or `RF64` for a
+/// WAV file, `None` for anything else.
+fn wav_magic(path: &Path) -> Result<Option<[u8; 4]>, AudioError> {
     use std::io::Read;
     let mut head = [0u8; 12];
     let mut f = File::open(path).map_err(|e| io_err(path, e))?;
     let n = f.read(&mut head).map_err(|e| io_err(path, e))?;
-    Ok(n == 12 && (&head[0..4] == b"RIFF" || &head[0..4] == b"RF64") && &head[8..12] == b"WAVE")
+    let magic = [head[0], head[1], head[2], head[3]];
+    let wav = n == 12 && (&magic == b"RIFF" || &magic == b"RF64") && &head[8..12] == b"WAVE";
+    Ok(wav.then_some(magic))
 }
 
 /// WAV format tags neither hound nor Symphonia decodes, named for the error message.
@@ -131,10 +146,10 @@ fn unsupported_wav_codec(path: &Path) -> Option<(u16, &'static str)> {
 }
 
 fn check_format(path: &Path, rate: u32, channels: usize) -> Result<(), AudioError> {
-    if rate == 0 || rate > MAX_RATE_HZ {
+    if !(MIN_RATE_HZ..=MAX_RATE_HZ).contains(&rate) {
         return Err(AudioError::Corrupt {
             path: path.to_path_buf(),
-            detail: format!("sample rate {rate} Hz is outside 1..={MAX_RATE_HZ} Hz"),
+            detail: format!("sample rate {rate} Hz is outside {MIN_RATE_HZ}..={MAX_RATE_HZ} Hz"),
         });
     }
     if channels == 0 || channels > MAX_CHANNELS {
@@ -158,6 +173,19 @@ struct WavSource {
 impl WavSource {
     fn open(path: &Path) -> Result<WavSource, AudioError> {
         let reader = hound::WavReader::open(path).map_err(|e| match e {
+            // The file ends before its chunks say (hound reports a short read as `Other`):
+            // a damaged header, not a failing disk.
+            hound::Error::IoError(io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::Other
+                ) =>
+            {
+                AudioError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: "the file ends inside its WAV header (no audio data)".into(),
+                }
+            }
             hound::Error::IoError(io) => io_err(path, io),
             hound::Error::Unsupported => AudioError::Unsupported {
                 path: path.to_path_buf(),
@@ -289,6 +317,9 @@ struct SymphoniaSource {
     frames: Option<u64>,
     codec: String,
     decode_errors: usize,
+    /// Frames decoded so far, to tell a cut-off stream from a finished one.
+    frames_read: u64,
+    truncated: bool,
 }
 
 /// Give up on a stream after this many undecodable packets in a row.
@@ -351,6 +382,8 @@ impl SymphoniaSource {
             frames,
             codec,
             decode_errors: 0,
+            frames_read: 0,
+            truncated: false,
         })
     }
 }
@@ -385,15 +418,27 @@ impl Source for SymphoniaSource {
     fn codec(&self) -> String {
         self.codec.clone()
     }
+    fn truncated(&self) -> bool {
+        self.truncated
+    }
 
     fn next_chunk(&mut self) -> Result<Option<Vec<f32>>, AudioError> {
         loop {
             let packet = match self.format.next_packet() {
                 Ok(Some(p)) => p,
                 Ok(None) => return Ok(None),
-                // A cut-off file ends in an unexpected EOF: keep what was decoded.
+                // A cut-off file ends in an unexpected EOF: keep what was decoded, and warn
+                // when the container promised more.
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Ok(None)
+                    if self.frames.is_some_and(|n| self.frames_read < n) {
+                        self.truncated = true;
+                        tracing::warn!(
+                            "{}: audio data ends before its header says (a recorder that \
+                             stopped abruptly?); using the part that is there",
+                            self.path.display()
+                        );
+                    }
+                    return Ok(None);
                 }
                 Err(SymError::ResetRequired) => return Ok(None),
                 Err(e) => return Err(sym_err(&self.path, e, "cannot read the container")),
@@ -421,6 +466,7 @@ impl Source for SymphoniaSource {
                     }
                     let mut out = vec![0f32; buf.samples_interleaved()];
                     buf.copy_to_slice_interleaved(&mut out);
+                    self.frames_read += (out.len() / channels.max(1)) as u64;
                     if out.is_empty() {
                         continue;
                     }

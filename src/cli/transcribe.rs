@@ -167,6 +167,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
             encoder: loaded.encoder.as_ref(),
             config: settings.config.clone(),
             formats: settings.formats.clone(),
+            template: settings.template.clone(),
             force: args.force,
         };
         display.start_overall(todo.len(), total_audio);

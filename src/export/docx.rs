@@ -3,6 +3,8 @@
 //! the title and the draft notice, a bordered header table (会議名, 開催日時, 場所, 出席者,
 //! 欠席者, 説明員・事務局, 議題), then 議事の経過 with one `発言者 : 発言` paragraph per turn,
 //! and `- 1 -` page numbers in the footer. Empty header values are blank cells for the clerk.
+//! Words the recogniser was unsure of carry a red ★ before them (or a yellow highlight, by
+//! [`MarkStyle`]), and a line under the draft notice says how many there are.
 //!
 //! docx-rs 0.4 writes a fixed font table and has no `w:lang`, so [`finish_package`] rewrites
 //! those two parts in the finished zip: the font table declares 游明朝 with ＭＳ 明朝 as its
@@ -17,7 +19,8 @@ use docx_rs::{
 };
 
 use super::{header_rows, title, ExportError, DRAFT_NOTICE, SPEAKER_SEPARATOR};
-use crate::minutes::Minutes;
+use crate::minutes::{MarkStyle, Minutes, Turn};
+use crate::types::Mark;
 
 /// A4 in twips (1/1440 inch).
 const PAGE_WIDTH: u32 = 11_906;
@@ -28,10 +31,10 @@ const MARGIN_SIDE: i32 = 1_418;
 const MARGIN_BOTTOM: i32 = 1_418;
 const HEADER_FOOTER: i32 = 680;
 /// Text width: page minus both side margins.
-const TEXT_WIDTH: usize = PAGE_WIDTH as usize - 2 * MARGIN_SIDE as usize;
+pub(super) const TEXT_WIDTH: usize = PAGE_WIDTH as usize - 2 * MARGIN_SIDE as usize;
 /// Header table label column (38 mm), the rest for the value.
 const LABEL_WIDTH: usize = 2_154;
-const VALUE_WIDTH: usize = TEXT_WIDTH - LABEL_WIDTH;
+pub(super) const VALUE_WIDTH: usize = TEXT_WIDTH - LABEL_WIDTH;
 /// Minimum header row height (8 mm) so blank rows leave room to write.
 const ROW_MIN_HEIGHT: f32 = 454.0;
 
@@ -42,7 +45,7 @@ const MARK_SIZE: usize = 36; // 18 pt
 const NOTE_SIZE: usize = 18; // 9 pt
 const SMALL_SIZE: usize = 14; // 7 pt, so the 議題 sub-label fits on one line
 /// One full-width character of body text in twips, for the hanging indent.
-const CHAR_WIDTH: i32 = 210;
+pub(super) const CHAR_WIDTH: i32 = 210;
 
 /// Body font; [`FONT_TABLE`] names ＭＳ 明朝 as its alternative for PCs without it.
 const FONT_MINCHO: &str = "游明朝";
@@ -58,26 +61,127 @@ fn fonts() -> RunFonts {
         .hint("eastAsia")
 }
 
-fn run(text: &str) -> Run {
+pub(super) fn run(text: &str) -> Run {
     Run::new().add_text(text).fonts(fonts())
 }
 
-fn spacing(before: u32, after: u32) -> LineSpacing {
+pub(super) fn spacing(before: u32, after: u32) -> LineSpacing {
     LineSpacing::new().before(before).after(after)
 }
 
 pub(super) fn render(minutes: &Minutes) -> Result<Vec<u8>, ExportError> {
+    pack(build(minutes))
+}
+
+/// The finished package of any of the built-in layouts.
+pub(super) fn pack(doc: Docx) -> Result<Vec<u8>, ExportError> {
     let mut buf = Cursor::new(Vec::new());
-    build(minutes)
-        .pack(&mut buf)
-        .map_err(|e| ExportError::Docx {
-            source: Box::new(e),
-        })?;
+    doc.pack(&mut buf).map_err(|e| ExportError::Docx {
+        source: Box::new(e),
+    })?;
     finish_package(&buf.into_inner())
 }
 
 fn build(minutes: &Minutes) -> Docx {
-    let mut doc = Docx::new()
+    let mut doc = page()
+        .add_paragraph(title_paragraph(&title(minutes)))
+        .add_paragraph(notice_paragraph(DRAFT_NOTICE));
+    let marks: usize = minutes.turns.iter().map(|t| shown_marks(t).len()).sum();
+    if marks > 0 {
+        doc = doc.add_paragraph(
+            Paragraph::new()
+                .align(AlignmentType::Center)
+                .line_spacing(spacing(0, 240))
+                .add_run(run(&mark_notice(minutes.mark_style, marks)).size(NOTE_SIZE)),
+        );
+    }
+    doc = doc
+        .add_table(header_table(minutes))
+        .add_paragraph(heading("議事の経過"));
+    for t in &minutes.turns {
+        let mut p = Paragraph::new()
+            .align(AlignmentType::Both)
+            .indent(
+                Some(CHAR_WIDTH),
+                Some(SpecialIndentType::Hanging(CHAR_WIDTH)),
+                None,
+                None,
+            )
+            .line_spacing(spacing(0, 60))
+            .add_run(run(&t.speaker).bold())
+            .add_run(run(SPEAKER_SEPARATOR));
+        for r in turn_runs(t, minutes.mark_style) {
+            p = p.add_run(r);
+        }
+        doc = doc.add_paragraph(p);
+    }
+    doc
+}
+
+/// The line under the draft notice explaining the marks: 「★印は音声認識の確度が低い箇所
+/// です（12箇所）。」
+pub(super) fn mark_notice(style: MarkStyle, count: usize) -> String {
+    let what = match style {
+        MarkStyle::Star => "★印",
+        MarkStyle::Highlight => "黄色のマーカー",
+    };
+    format!("{what}は音声認識の確度が低い箇所です（{count}箇所）。")
+}
+
+/// The turn's marks that fit its text, sorted, without overlaps (the first wins).
+fn shown_marks(t: &Turn) -> Vec<Mark> {
+    let len = t.text.chars().count();
+    let mut marks: Vec<Mark> = t
+        .marks
+        .iter()
+        .filter(|m| m.start < m.end && m.end <= len)
+        .copied()
+        .collect();
+    marks.sort();
+    let mut out: Vec<Mark> = Vec::with_capacity(marks.len());
+    for m in marks {
+        if out.last().is_none_or(|p| m.start >= p.end) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// Yellow, Word's usual highlighter colour.
+const MARK_HIGHLIGHT: &str = "yellow";
+
+/// The turn's text as runs: plain stretches, and each marked stretch after a red ★ or
+/// highlighted. Marks that do not fit the text (a hand-edited JSON) are ignored.
+fn turn_runs(t: &Turn, style: MarkStyle) -> Vec<Run> {
+    let chars: Vec<char> = t.text.chars().collect();
+    let mut runs = Vec::new();
+    let mut at = 0;
+    for m in shown_marks(t) {
+        let plain: String = chars[at..m.start].iter().collect();
+        if !plain.is_empty() {
+            runs.push(run(&plain));
+        }
+        let word: String = chars[m.start..m.end].iter().collect();
+        match style {
+            MarkStyle::Star => {
+                runs.push(run("★").color(DRAFT_RED));
+                runs.push(run(&word));
+            }
+            MarkStyle::Highlight => runs.push(run(&word).highlight(MARK_HIGHLIGHT)),
+        }
+        at = m.end;
+    }
+    let rest: String = chars[at..].iter().collect();
+    if !rest.is_empty() || runs.is_empty() {
+        runs.push(run(&rest));
+    }
+    runs
+}
+
+/// A4 portrait, the margins, 明朝 10.5 pt, the 「案」 mark and page numbers: the frame of
+/// every built-in layout.
+pub(super) fn page() -> Docx {
+    Docx::new()
         .page_size(PAGE_WIDTH, PAGE_HEIGHT)
         .page_margin(
             PageMargin::new()
@@ -92,42 +196,30 @@ fn build(minutes: &Minutes) -> Docx {
         .default_size(BODY_SIZE)
         .header(draft_mark())
         .footer(page_number_footer())
-        .add_paragraph(
-            Paragraph::new()
-                .align(AlignmentType::Center)
-                .line_spacing(spacing(0, 120))
-                .add_run(run(&title(minutes)).size(TITLE_SIZE).bold()),
-        )
-        .add_paragraph(
-            Paragraph::new()
-                .align(AlignmentType::Center)
-                .line_spacing(spacing(0, 240))
-                .add_run(run(DRAFT_NOTICE).size(NOTE_SIZE).color(DRAFT_RED)),
-        )
-        .add_table(header_table(minutes))
-        .add_paragraph(
-            Paragraph::new()
-                .line_spacing(spacing(360, 120))
-                .keep_next(true)
-                .add_run(run("議事の経過").bold()),
-        );
-    for t in &minutes.turns {
-        doc = doc.add_paragraph(
-            Paragraph::new()
-                .align(AlignmentType::Both)
-                .indent(
-                    Some(CHAR_WIDTH),
-                    Some(SpecialIndentType::Hanging(CHAR_WIDTH)),
-                    None,
-                    None,
-                )
-                .line_spacing(spacing(0, 60))
-                .add_run(run(&t.speaker).bold())
-                .add_run(run(SPEAKER_SEPARATOR))
-                .add_run(run(&t.text)),
-        );
-    }
-    doc
+}
+
+/// The centred bold document title.
+pub(super) fn title_paragraph(text: &str) -> Paragraph {
+    Paragraph::new()
+        .align(AlignmentType::Center)
+        .line_spacing(spacing(0, 120))
+        .add_run(run(text).size(TITLE_SIZE).bold())
+}
+
+/// The small red draft notice under the title.
+pub(super) fn notice_paragraph(text: &str) -> Paragraph {
+    Paragraph::new()
+        .align(AlignmentType::Center)
+        .line_spacing(spacing(0, 240))
+        .add_run(run(text).size(NOTE_SIZE).color(DRAFT_RED))
+}
+
+/// A bold section heading kept with what follows (議事の経過).
+pub(super) fn heading(text: &str) -> Paragraph {
+    Paragraph::new()
+        .line_spacing(spacing(360, 120))
+        .keep_next(true)
+        .add_run(run(text).bold())
 }
 
 /// A boxed red 「案」 at the right of every page header.
@@ -161,16 +253,24 @@ fn page_number_footer() -> Footer {
     )
 }
 
-fn header_table(minutes: &Minutes) -> Table {
+pub(super) fn header_table(minutes: &Minutes) -> Table {
     let rows = header_rows(minutes)
         .into_iter()
-        .map(|(label, lines)| {
-            TableRow::new(vec![label_cell(label), value_cell(&lines)])
-                .row_height(ROW_MIN_HEIGHT)
-                .height_rule(HeightRule::AtLeast)
-                .cant_split()
-        })
+        .map(|(label, lines)| form_row(label_cell(label), value_cell(&lines)))
         .collect();
+    form_table(rows)
+}
+
+/// A label/value row at least [`ROW_MIN_HEIGHT`] high, never split across pages.
+pub(super) fn form_row(label: TableCell, value: TableCell) -> TableRow {
+    TableRow::new(vec![label, value])
+        .row_height(ROW_MIN_HEIGHT)
+        .height_rule(HeightRule::AtLeast)
+        .cant_split()
+}
+
+/// The two-column form table: label and value columns, a thick outer and thin inner rules.
+pub(super) fn form_table(rows: Vec<TableRow>) -> Table {
     let outer = |pos| {
         TableBorder::new(pos)
             .border_type(BorderType::Single)
@@ -196,7 +296,7 @@ fn header_table(minutes: &Minutes) -> Table {
         )
 }
 
-fn label_cell(label: &str) -> TableCell {
+pub(super) fn label_cell(label: &str) -> TableCell {
     let cell = TableCell::new()
         .width(LABEL_WIDTH, WidthType::Dxa)
         .vertical_align(VAlignType::Center)
@@ -218,7 +318,7 @@ fn label_cell(label: &str) -> TableCell {
     }
 }
 
-fn value_cell(lines: &[String]) -> TableCell {
+pub(super) fn value_cell(lines: &[String]) -> TableCell {
     let cell = TableCell::new()
         .width(VALUE_WIDTH, WidthType::Dxa)
         .vertical_align(VAlignType::Center);
@@ -255,39 +355,45 @@ const LANG: &str = r#"<w:lang w:val="en-US" w:eastAsia="ja-JP" w:bidi="ar-SA"/>"
 /// If docx-rs ever writes the defaults differently the language is skipped with a warning:
 /// the document is still valid, only without the hint.
 fn finish_package(docx: &[u8]) -> Result<Vec<u8>, ExportError> {
-    let zip_err = |e: zip::result::ZipError| ExportError::Docx {
+    rewrite_parts(
+        docx,
+        |name| matches!(name, "word/fontTable.xml" | "word/styles.xml"),
+        |name, xml| match name {
+            "word/fontTable.xml" => FONT_TABLE.to_string(),
+            _ => add_default_lang(&xml),
+        },
+    )
+    .map_err(|e| ExportError::Docx {
         source: Box::new(e),
-    };
-    let io_err = |e: std::io::Error| ExportError::Docx {
-        source: Box::new(e),
-    };
-    let mut input = zip::ZipArchive::new(Cursor::new(docx)).map_err(zip_err)?;
+    })
+}
+
+/// Copies a package, passing the text of the parts `wanted` picks through `edit` (part name,
+/// text) and copying the others unchanged (still compressed).
+pub(super) fn rewrite_parts(
+    docx: &[u8],
+    wanted: impl Fn(&str) -> bool,
+    mut edit: impl FnMut(&str, String) -> String,
+) -> Result<Vec<u8>, zip::result::ZipError> {
+    let mut input = zip::ZipArchive::new(Cursor::new(docx))?;
     let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     for i in 0..input.len() {
-        let mut entry = input.by_index(i).map_err(zip_err)?;
+        let mut entry = input.by_index(i)?;
         let name = entry.name().to_string();
-        match name.as_str() {
-            "word/fontTable.xml" => {
-                out.start_file(name, options).map_err(zip_err)?;
-                out.write_all(FONT_TABLE.as_bytes()).map_err(io_err)?;
-            }
-            "word/styles.xml" => {
-                let mut xml = String::new();
-                entry.read_to_string(&mut xml).map_err(io_err)?;
-                out.start_file(name, options).map_err(zip_err)?;
-                out.write_all(add_default_lang(&xml).as_bytes())
-                    .map_err(io_err)?;
-            }
-            _ => {
-                drop(entry);
-                let raw = input.by_index_raw(i).map_err(zip_err)?;
-                out.raw_copy_file(raw).map_err(zip_err)?;
-            }
+        if wanted(&name) {
+            let mut xml = String::new();
+            entry.read_to_string(&mut xml)?;
+            let xml = edit(&name, xml);
+            out.start_file(name, options)?;
+            out.write_all(xml.as_bytes())?;
+        } else {
+            drop(entry);
+            out.raw_copy_file(input.by_index_raw(i)?)?;
         }
     }
-    Ok(out.finish().map_err(zip_err)?.into_inner())
+    Ok(out.finish()?.into_inner())
 }
 
 fn add_default_lang(styles: &str) -> String {
@@ -441,6 +547,44 @@ mod tests {
         assert!(plain_text(&doc).contains("委員長 : A<B & \"C\""));
     }
 
+    #[test]
+    fn marks_show_as_stars_with_a_count() {
+        let (mut m, t) = test_data::minutes();
+        // ただいまから総務常任委員会を開会します。…: mark 総務 and 開会.
+        m.turns[0].marks = vec![Mark { start: 6, end: 8 }, Mark { start: 13, end: 15 }];
+        m.turns[1].marks = vec![Mark { start: 0, end: 4 }, Mark { start: 900, end: 901 }];
+        let mut out = Vec::new();
+        write(&m, &t, Format::Docx, &mut out).unwrap();
+        let doc = part(&out, "word/document.xml");
+        let text = plain_text(&doc);
+        assert!(
+            text.contains("委員長 : ただいまから★総務常任委員会を★開会します。"),
+            "{text}"
+        );
+        assert!(text.contains("総務課長 : ★それでは議案第1号"), "{text}");
+        // The out-of-range mark is neither shown nor counted.
+        assert!(
+            text.contains("★印は音声認識の確度が低い箇所です（3箇所）。\n会議名"),
+            "{text}"
+        );
+        assert!(doc.contains(r#"<w:color w:val="C00000""#));
+
+        m.mark_style = MarkStyle::Highlight;
+        let mut out = Vec::new();
+        write(&m, &t, Format::Docx, &mut out).unwrap();
+        let doc = part(&out, "word/document.xml");
+        let text = plain_text(&doc);
+        assert!(!text.contains('★'), "{text}");
+        assert!(text.contains("黄色のマーカーは音声認識の確度が低い箇所です（3箇所）。"));
+        assert!(doc.contains(r#"<w:highlight w:val="yellow" />"#) || doc.contains(r#"<w:highlight w:val="yellow"/>"#), "{doc}");
+
+        // No marks, no notice.
+        let (m, t) = test_data::minutes();
+        let mut out = Vec::new();
+        write(&m, &t, Format::Docx, &mut out).unwrap();
+        assert!(!plain_text(&part(&out, "word/document.xml")).contains("確度"));
+    }
+
     /// Writes a sample for eyeballing: `GIJIROKU_DOCX_SAMPLE=/tmp/x/sample.docx cargo test`.
     #[test]
     fn sample_file_when_asked() {
@@ -458,6 +602,7 @@ mod tests {
                     },
                     text: long.clone(),
                     confidence: 0.9,
+                    marks: vec![crate::types::Mark { start: 4, end: 9 }],
                 });
             }
             let mut out = Vec::new();

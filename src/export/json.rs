@@ -10,6 +10,10 @@
 //! with millisecond precision, `speaker` the display name. The extra fields are additive:
 //! `turns` are the merged turns in the same shape, `labels` the raw speaker label of each
 //! segment (so [`read_json`] + a new sheet can rename speakers without re-running ASR).
+//! Each segment also carries `raw_text`, the recogniser's text before clean-up (ケバ取り,
+//! 公用文, glossary), and, when there are any, `marks`: low-confidence stretches of `text` as
+//! `{"start":3,"end":5}` character offsets (end exclusive), which a relabel keeps. Turns
+//! carry their `marks` too.
 
 use std::io::{Read, Write};
 
@@ -17,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ExportError;
 use crate::minutes::{Meeting, Minutes, Turn};
-use crate::types::{Ms, Span, SpeakerId, SpeakerTurn, Transcript, Utterance};
+use crate::types::{Mark, Ms, Span, SpeakerId, SpeakerTurn, Transcript, Utterance};
 
 /// Bumped when a field changes meaning; additions do not bump it.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -31,6 +35,12 @@ pub struct JsonSegment {
     pub speaker: String,
     pub text: String,
     pub confidence: f32,
+    /// The recogniser's text before clean-up (segments only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_text: Option<String>,
+    /// Low-confidence stretches of `text`, as character offsets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<Mark>,
 }
 
 /// The whole JSON document, as written by [`super::write`] and read by [`read_json`].
@@ -88,6 +98,8 @@ fn turn_entry(t: &Turn) -> JsonSegment {
         speaker: t.speaker.clone(),
         text: t.text.clone(),
         confidence: t.confidence,
+        raw_text: None,
+        marks: t.marks.clone(),
     }
 }
 
@@ -98,12 +110,28 @@ impl JsonDocument {
             segments: transcript
                 .utterances
                 .iter()
-                .map(|u| JsonSegment {
-                    start: secs(u.span.start),
-                    end: secs(u.span.end),
-                    speaker: meeting.display_name(&u.speaker).to_string(),
-                    text: u.text.trim().to_string(),
-                    confidence: u.confidence,
+                .map(|u| {
+                    let text = u.text.trim().to_string();
+                    // Marks count from `u.text`; the written text is trimmed.
+                    let lead = u.text.chars().take_while(|c| c.is_whitespace()).count();
+                    let len = text.chars().count();
+                    JsonSegment {
+                        start: secs(u.span.start),
+                        end: secs(u.span.end),
+                        speaker: meeting.display_name(&u.speaker).to_string(),
+                        raw_text: Some(u.raw_text.clone().unwrap_or_else(|| text.clone())),
+                        marks: u
+                            .marks
+                            .iter()
+                            .map(|m| Mark {
+                                start: m.start.saturating_sub(lead),
+                                end: m.end.saturating_sub(lead).min(len),
+                            })
+                            .filter(|m| m.start < m.end)
+                            .collect(),
+                        text,
+                        confidence: u.confidence,
+                    }
                 })
                 .collect(),
             meeting: meeting.clone(),
@@ -153,6 +181,8 @@ impl JsonDocument {
                 text: s.text.clone(),
                 confidence: s.confidence,
                 tokens: vec![],
+                raw_text: s.raw_text.clone(),
+                marks: s.marks.clone(),
             })
             .collect();
         let speaker_turns = self
@@ -239,7 +269,8 @@ mod tests {
             let o = s.as_object().unwrap();
             let mut k: Vec<&str> = o.keys().map(String::as_str).collect();
             k.sort_unstable();
-            assert_eq!(k, ["confidence", "end", "speaker", "start", "text"]);
+            // `raw_text` is additive; `marks` appears only when there are marks.
+            assert_eq!(k, ["confidence", "end", "raw_text", "speaker", "start", "text"]);
             assert!(o["start"].is_f64() && o["end"].is_f64() && o["confidence"].is_f64());
             assert!(o["speaker"].is_string() && o["text"].is_string());
         }

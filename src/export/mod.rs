@@ -1,18 +1,25 @@
 //! Renders [`Minutes`] (and, for segment-level formats, the [`Transcript`]) to the output
 //! [`Format`]s: the DOCX 会議録 draft, the JSON contract (readable again with
 //! [`read_json`]), plain text, SRT/VTT subtitles and RTTM speaker turns. [`write`] is the entry point; every
-//! failure is an [`ExportError`].
+//! failure is an [`ExportError`]. The DOCX can also be a 復命書, the 要旨 or the office's own
+//! form ([`Template`], [`write_with`]).
 
 mod docx;
+mod fukumeisho;
 mod json;
 mod rttm;
 mod subtitle;
+mod template;
 mod txt;
+mod yoshi;
 
+pub use fukumeisho::{per_attendee, PersonalReport};
 pub use json::{read_json, JsonDocument, JsonSegment, JsonTurn, JSON_FORMAT_VERSION};
+pub use template::{Template, PLACEHOLDERS};
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::minutes::Minutes;
@@ -105,6 +112,12 @@ pub enum ExportError {
     Docx {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    #[error("unknown template `{given}`; use kaigiroku, fukumeisho, yoshi or the path of a .docx form")]
+    UnknownTemplate { given: String },
+    #[error("cannot read the form {}: {source}", .path.display())]
+    FormRead { path: PathBuf, source: io::Error },
+    #[error("the form {} is not a Word document ({problem}); save it from Word as .docx and try again", .path.display())]
+    FormInvalid { path: PathBuf, problem: String },
 }
 
 /// Writes `minutes` in `format` to `w`. `transcript` feeds the per-utterance formats (JSON
@@ -115,10 +128,21 @@ pub fn write(
     format: Format,
     w: &mut dyn io::Write,
 ) -> Result<(), ExportError> {
+    write_with(minutes, transcript, format, &Template::Kaigiroku, w)
+}
+
+/// [`write`] with the DOCX laid out as `template` (the other formats do not change).
+pub fn write_with(
+    minutes: &Minutes,
+    transcript: &Transcript,
+    format: Format,
+    template: &Template,
+    w: &mut dyn io::Write,
+) -> Result<(), ExportError> {
     let io_err = |source| ExportError::Io { format, source };
     match format {
         Format::Docx => {
-            let bytes = docx::render(minutes)?;
+            let bytes = render_docx(minutes, transcript, template)?;
             w.write_all(&bytes).map_err(io_err)?;
         }
         Format::Json => json::write(minutes, transcript, w)?,
@@ -136,6 +160,21 @@ pub fn write(
             .map_err(io_err)?,
     }
     w.flush().map_err(io_err)
+}
+
+/// The DOCX bytes of `minutes` laid out as `template`; `transcript` gives the abridged
+/// layouts the segment boundaries.
+pub fn render_docx(
+    minutes: &Minutes,
+    transcript: &Transcript,
+    template: &Template,
+) -> Result<Vec<u8>, ExportError> {
+    match template {
+        Template::Kaigiroku => docx::render(minutes),
+        Template::Fukumeisho => fukumeisho::render(minutes, transcript),
+        Template::Yoshi => yoshi::render(minutes, transcript),
+        Template::Form(path) => template::render_form(path, minutes, transcript),
+    }
 }
 
 /// The 下書き notice printed under the title of every human-readable export.
@@ -219,6 +258,8 @@ pub(crate) mod test_data {
             text: text.to_string(),
             confidence: 0.91,
             tokens: vec![],
+            raw_text: None,
+            marks: vec![],
         }
     }
 

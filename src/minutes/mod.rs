@@ -3,17 +3,23 @@
 //! whole draft that every export renders. [`draft`] is the entry point. Japanese era dates
 //! live in [`wareki`]. Nothing here knows about DOCX.
 
+pub mod abridge;
+pub mod clean;
+pub mod glossary;
 mod sheet;
 pub mod wareki;
 
-pub use sheet::{MeetingSheet, Person, SheetError, SHEET_TEMPLATE};
+pub use clean::{CleanConfig, MarkStyle, Style};
+pub use glossary::{Glossary, GlossaryError};
+
+pub use sheet::{MeetingSheet, Person, Report, SheetError, SHEET_TEMPLATE};
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use crate::types::{Ms, Span, Transcript, UNKNOWN_SPEAKER};
+use crate::types::{Mark, Ms, Span, Transcript, UNKNOWN_SPEAKER};
 
 /// Same-speaker utterances further apart than this start a new turn (a recess, a long
 /// document read-out by someone unseparated). Milliseconds.
@@ -30,6 +36,8 @@ pub struct MinutesConfig {
     pub turn_break_pause_ms: Ms,
     /// See [`DEFAULT_UNKNOWN_SPEAKER_PAUSE_MS`].
     pub unknown_speaker_pause_ms: Ms,
+    /// Text clean-up and confidence marks ([`clean::apply`]).
+    pub clean: CleanConfig,
 }
 
 impl Default for MinutesConfig {
@@ -37,6 +45,7 @@ impl Default for MinutesConfig {
         MinutesConfig {
             turn_break_pause_ms: Ms(DEFAULT_TURN_BREAK_PAUSE_MS),
             unknown_speaker_pause_ms: Ms(DEFAULT_UNKNOWN_SPEAKER_PAUSE_MS),
+            clean: CleanConfig::default(),
         }
     }
 }
@@ -68,6 +77,9 @@ pub struct Meeting {
     /// Speaker label (`話者1`) -> display name (`委員長`).
     #[serde(rename = "話者")]
     pub speaker_names: BTreeMap<String, String>,
+    /// The sheet's `[復命書]` table; left out of the JSON when empty.
+    #[serde(rename = "復命書", skip_serializing_if = "Report::is_empty")]
+    pub report: Report,
 }
 
 impl Meeting {
@@ -108,6 +120,7 @@ impl Meeting {
             explainers: s.explainers.clone(),
             secretariat: s.secretariat.clone(),
             speaker_names: s.speakers.clone(),
+            report: s.report.clone(),
         }
     }
 
@@ -137,6 +150,9 @@ pub struct Turn {
     pub text: String,
     /// Character-weighted mean of the utterances' confidences (0..=1).
     pub confidence: f32,
+    /// Low-confidence stretches of `text`.
+    #[serde(default)]
+    pub marks: Vec<Mark>,
 }
 
 /// The draft minutes every export renders.
@@ -148,6 +164,9 @@ pub struct Minutes {
     pub model: String,
     /// Length of the recording in seconds.
     pub audio_seconds: f64,
+    /// How the DOCX shows the turns' marks.
+    #[serde(default)]
+    pub mark_style: MarkStyle,
 }
 
 impl Minutes {
@@ -171,6 +190,11 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
         }
         let speaker = meeting.display_name(&u.speaker);
         let chars = text.chars().count();
+        let lead = u.text.chars().take_while(|c| c.is_whitespace()).count();
+        let marks = u.marks.iter().filter_map(|m| {
+            let (start, end) = (m.start.saturating_sub(lead), (m.end.saturating_sub(lead)).min(chars));
+            (start < end).then_some(Mark { start, end })
+        });
         let continues = turns.last().is_some_and(|t| {
             let pause = Ms(u.span.start.0.saturating_sub(t.span.end.0));
             let limit = if speaker == UNKNOWN_SPEAKER {
@@ -183,6 +207,11 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
         match (continues, turns.last_mut(), weights.last_mut()) {
             (true, Some(t), Some(w)) => {
                 join_japanese(&mut t.text, text);
+                let offset = t.text.chars().count() - chars;
+                t.marks.extend(marks.map(|m| Mark {
+                    start: m.start + offset,
+                    end: m.end + offset,
+                }));
                 t.span = Span::new(t.span.start, t.span.end.max(u.span.end));
                 w.0 += f64::from(u.confidence) * chars as f64;
                 w.1 += chars;
@@ -194,6 +223,7 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
                     speaker: speaker.to_string(),
                     text: text.to_string(),
                     confidence: u.confidence,
+                    marks: marks.collect(),
                 });
                 weights.push((f64::from(u.confidence) * chars as f64, chars));
             }
@@ -204,6 +234,7 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
         turns,
         model: String::new(),
         audio_seconds: transcript.duration.as_secs_f64(),
+        mark_style: cfg.clean.mark_style,
     }
 }
 
@@ -263,6 +294,8 @@ mod tests {
             text: text.to_string(),
             confidence,
             tokens: vec![],
+            raw_text: None,
+            marks: vec![],
         }
     }
 

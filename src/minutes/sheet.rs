@@ -38,6 +38,11 @@ pub const SHEET_TEMPLATE: &str = r#"# 会議シート (UTF-8)。項目はすべ�
 [話者]   # 音声から分けた話者の名前
 話者1 = "委員長"
 話者2 = "総務課長"
+
+[復命書]   # --template fukumeisho / gijiroku share で使う項目 (省略時は空欄)
+宛先 = "総務部長"
+復命者 = { 所属 = "総務部総務課", 職 = "主事", 氏名 = "佐藤花子" }
+添付資料 = ["会議資料一式"]
 "#;
 
 /// What the clerk knows about the meeting. Every field is optional; missing text stays empty.
@@ -67,6 +72,54 @@ pub struct MeetingSheet {
     /// Speaker label (`話者1`) -> display name (`委員長`).
     #[serde(rename = "話者", default)]
     pub speakers: BTreeMap<String, String>,
+    /// What only a 復命書 needs, as a `[復命書]` table.
+    #[serde(rename = "復命書", default)]
+    pub report: Report,
+}
+
+/// The `[復命書]` table: the parts of a report to a superior that the meeting itself does not
+/// tell. Every field may be left out; blanks are printed for the author to fill in.
+///
+/// ```toml
+/// [復命書]
+/// 作成日 = 2025-11-26
+/// 宛先 = "総務部長"
+/// 復命者 = { 所属 = "総務部総務課", 職 = "主事", 氏名 = "佐藤花子" }
+/// 件名 = "総務常任委員会への出席について"
+/// 添付資料 = ["会議資料一式"]
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Report {
+    /// Date of writing (a TOML date such as `2025-11-26`).
+    #[serde(
+        rename = "作成日",
+        with = "iso_date",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub written: Option<NaiveDate>,
+    /// Addressee, e.g. `総務部長` (様 is added when printed unless 様 or 殿 is written).
+    #[serde(rename = "宛先", skip_serializing_if = "String::is_empty")]
+    pub addressee: String,
+    /// Who reports; `gijiroku share` fills it in for each attendee.
+    #[serde(rename = "復命者", skip_serializing_if = "Person::is_empty")]
+    pub reporter: Person,
+    /// 件名 (用務); printed as `<会議名>への出席について` when left out.
+    #[serde(rename = "件名", skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    /// Attached documents. A single string is accepted as a one-item list.
+    #[serde(
+        rename = "添付資料",
+        deserialize_with = "de_one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub attachments: Vec<String>,
+}
+
+impl Report {
+    pub fn is_empty(&self) -> bool {
+        *self == Report::default()
+    }
 }
 
 /// One person in the header: 所属 (department), 職 (position) and 氏名 (name).
@@ -100,6 +153,13 @@ impl Person {
                 name: s.to_string(),
             },
         }
+    }
+
+    /// True when 所属, 職 and 氏名 are all blank.
+    pub fn is_empty(&self) -> bool {
+        [&self.affiliation, &self.role, &self.name]
+            .iter()
+            .all(|s| s.trim().is_empty())
     }
 
     /// The non-empty parts joined by a full-width space: `総務部　総務課長　鈴木一郎`.
@@ -208,6 +268,55 @@ fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
     .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
 }
 
+/// serde for `Option<NaiveDate>`: written as `"2025-11-26"`; read from a TOML date or such a
+/// string (chrono is built without its serde feature).
+mod iso_date {
+    use super::*;
+
+    const FORMAT: &str = "%Y-%m-%d";
+
+    pub fn serialize<S: serde::Serializer>(v: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(d) => s.collect_str(&d.format(FORMAT)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        struct DateVisitor;
+        impl<'de> Visitor<'de> for DateVisitor {
+            type Value = Option<NaiveDate>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a date such as 2025-11-26")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Option<NaiveDate>, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Option<NaiveDate>, E> {
+                Ok(None)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<NaiveDate>, E> {
+                if v.trim().is_empty() {
+                    return Ok(None);
+                }
+                NaiveDate::parse_from_str(v.trim(), FORMAT)
+                    .map(Some)
+                    .map_err(|_| E::custom(format!("`{v}` is not a date; write it as 2025-11-26")))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<NaiveDate>, A::Error> {
+                let dt = toml::value::Datetime::deserialize(MapAccessDeserializer::new(map))?;
+                let date = dt.date.ok_or_else(|| {
+                    de::Error::custom(format!("`{dt}` has no date; write it as 2025-11-26"))
+                })?;
+                NaiveDate::from_ymd_opt(date.year.into(), date.month.into(), date.day.into())
+                    .map(Some)
+                    .ok_or_else(|| de::Error::custom(format!("`{dt}` is not a valid date")))
+            }
+        }
+        d.deserialize_any(DateVisitor)
+    }
+}
+
 fn de_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     struct ListVisitor;
     impl<'de> Visitor<'de> for ListVisitor {
@@ -234,7 +343,8 @@ fn de_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
 pub enum SheetError {
     #[error("meeting sheet {} does not exist; check the path or leave the sheet out", .path.display())]
     NotFound { path: PathBuf, source: io::Error },
-    #[error("cannot read meeting sheet {}: {source}", .path.display())]
+    /// The I/O error is the source (printed after the message), not repeated in it.
+    #[error("cannot read meeting sheet {}", .path.display())]
     Read { path: PathBuf, source: io::Error },
     #[error("meeting sheet {} is not UTF-8 text; save it as UTF-8 and try again", .path.display())]
     NotUtf8 {
@@ -250,7 +360,10 @@ pub enum SheetError {
         /// The offending line, trimmed.
         snippet: String,
         message: String,
-        source: Box<toml::de::Error>,
+        /// The parser's error. Not the `source`: its rendering shows the text after
+        /// [`quote_japanese_keys`] (`"会議名" = 42`, other columns) where the clerk wrote
+        /// `会議名 = 42`, and `message`, `line` and `column` already say what it says.
+        toml: Box<toml::de::Error>,
     },
     #[error("meeting sheet {}: 終了 ({end}) is before 開始 ({start})", .path.display())]
     EndBeforeStart {
@@ -310,7 +423,7 @@ impl MeetingSheet {
                 column,
                 snippet,
                 message: source.message().trim_end().to_string(),
-                source: Box::new(source),
+                toml: Box::new(source),
             }
         })?;
         if let (Some(start), Some(end)) = (sheet.start, sheet.end) {
@@ -527,6 +640,44 @@ mod tests {
         assert_eq!(s.title, "総務常任委員会");
         assert_eq!(s.attendees[1].role, "委員");
         assert_eq!(s.attendees[1].name, "佐藤花子");
+    }
+
+    #[test]
+    fn report_table() {
+        let s = parse(
+            "会議名 = \"委員会\"\n[復命書]\n作成日 = 2025-11-26\n宛先 = \"総務部長\"\n\
+             復命者 = { 所属 = \"総務課\", 職 = \"主事\", 氏名 = \"佐藤花子\" }\n\
+             件名 = \"委員会への出席\"\n添付資料 = \"資料1\"\n",
+        )
+        .unwrap();
+        let r = &s.report;
+        assert_eq!(r.written, NaiveDate::from_ymd_opt(2025, 11, 26));
+        assert_eq!(r.addressee, "総務部長");
+        assert_eq!(r.reporter.display(), "総務課\u{3000}主事\u{3000}佐藤花子");
+        assert_eq!(r.subject, "委員会への出席");
+        assert_eq!(r.attachments, vec!["資料1"]);
+        // Through JSON (the `meeting` of a finished run) and back.
+        let json = serde_json::to_value(r).unwrap();
+        assert_eq!(json["作成日"], "2025-11-26");
+        assert_eq!(json["復命者"]["氏名"], "佐藤花子");
+        assert_eq!(serde_json::from_value::<Report>(json).unwrap(), *r);
+        // Empty fields stay out of the JSON.
+        assert_eq!(serde_json::to_string(&Report::default()).unwrap(), "{}");
+        assert!(Report::default().is_empty() && !r.is_empty());
+        assert!(Person::default().is_empty() && !r.reporter.is_empty());
+
+        assert_eq!(parse("").unwrap().report, Report::default());
+        let s = parse("[復命書]\n作成日 = \"2025-11-26\"\n").unwrap();
+        assert_eq!(s.report.written, NaiveDate::from_ymd_opt(2025, 11, 26));
+        let msg = parse("[復命書]\n宛名 = \"x\"\n").unwrap_err().to_string();
+        assert!(msg.contains("unknown field `宛名`"), "{msg}");
+        let msg = parse("[復命書]\n作成日 = \"11月26日\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("2025-11-26") && msg.contains("line 2"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod ct2;
 mod download;
 mod ggml;
 mod install;
+mod quantize;
 mod silero;
 mod vocab;
 
@@ -31,6 +32,7 @@ use crate::types::Progress;
 use install::Sources;
 
 pub use catalog::{installable, BASE_MODEL, SPEAKER_MODEL, VAD_MODEL};
+pub use quantize::QuantType;
 pub use silero::SileroError;
 
 /// Environment variable naming the model directory.
@@ -321,6 +323,26 @@ impl ModelStore {
         }
         let dest =
             self.write_atomically(name, |w| convert::convert_ct2(src, w, progress).map(|_| ()))?;
+        ggml::check_whisper_file(&dest)?;
+        Ok(dest)
+    }
+
+    /// Quantizes the Whisper model `spec` (a name or path, f16/f32) to `q`, installing it as
+    /// `name` (default `<model>-<q>`, e.g. `base-q8_0`).
+    pub fn quantize(&self, spec: &str, q: QuantType, name: Option<&str>) -> Result<PathBuf, ModelError> {
+        let src = self.resolve(spec)?;
+        let stem = src
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(|s| s.strip_prefix("ggml-").unwrap_or(s).to_owned())
+            .unwrap_or_else(|| spec.to_owned());
+        let name = name.map_or_else(|| format!("{stem}-{}", q.name()), str::to_owned);
+        check_name(&name)?;
+        let file = fs::File::open(&src).map_err(|source| self.io(&src, source))?;
+        let mut r = io::BufReader::with_capacity(1 << 20, file);
+        let dest = self.write_atomically(&name, |w| {
+            quantize::quantize(&mut r, w, q).map_err(|reason| ModelError::InvalidGgml { path: src.clone(), reason })
+        })?;
         ggml::check_whisper_file(&dest)?;
         Ok(dest)
     }

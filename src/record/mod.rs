@@ -12,7 +12,6 @@ pub mod level;
 pub mod live;
 pub mod wav;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -228,6 +227,16 @@ impl Session {
                     return Err(RecordError::Exists { path: p.clone() });
                 }
             }
+        }
+        if cfg.force && marks.exists() {
+            // Markers of the recording being replaced would point into the new one.
+            std::fs::remove_file(&marks).map_err(|e| RecordError::Markers {
+                path: marks.clone(),
+                source: OutputError::Io {
+                    path: marks.clone(),
+                    source: e,
+                },
+            })?;
         }
         let input = capture::open(cfg.device.as_deref())?;
         let format = input.format();

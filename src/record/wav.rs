@@ -184,6 +184,7 @@ impl WavFile {
         let mut file = opts.open(path).map_err(io_err)?;
         file.write_all(&header(&format, 0)).map_err(io_err)?;
         file.sync_all().map_err(io_err)?;
+        sync_dir(path);
         Ok(WavFile {
             file,
             path: path.to_path_buf(),
@@ -289,6 +290,19 @@ impl WavFile {
         self.write_header(whole).map_err(|e| self.io(e))?;
         self.file.sync_all().map_err(|e| self.io(e))?;
         Ok(whole / block)
+    }
+}
+
+/// Make a new file's directory entry durable, so the recording survives a power loss even
+/// before the directory is next written back. Best effort: not every platform can open a
+/// directory for this.
+fn sync_dir(path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 

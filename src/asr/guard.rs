@@ -1,0 +1,628 @@
+//! The hallucination guard: a post-filter over one decoded window's [`AsrSegment`]s that
+//! removes what Whisper is known to invent when the audio under it is not speech. [`apply`]
+//! is the entry; [`GuardContext`] carries what it checks against (the VAD's speech spans, the
+//! initial prompt). Rules, in order:
+//!
+//! 1. **Repetition loops** ([`collapse_repeats`]): a phrase of at least 2 characters repeated
+//!    3 or more times in a row is kept once (`はい、はい、はい、` → `はい、`), then three or
+//!    more consecutive segments with the same text are kept once.
+//! 2. **Degenerate text**: a segment whose UTF-8 text still compresses by more than
+//!    [`COMPRESSION_RATIO_MAX`] with deflate (Whisper's own test) is dropped.
+//! 3. **Silence**: a segment that lies mostly outside the VAD's speech and that Whisper itself
+//!    doubted (high no-speech probability or low mean log-probability) is dropped.
+//! 4. **Silence phrases** ([`SILENCE_PHRASES`]): video-subtitle phrases (ご視聴ありがとう
+//!    ございました, チャンネル登録, 字幕: …) are cut out when the audio under them is not
+//!    speech by the VAD or Whisper's no-speech probability; ご清聴ありがとうございました, which
+//!    a speaker may really say, needs both.
+//! 5. **Prompt copies**: a segment that repeats a stretch of the initial prompt running over
+//!    two or more of its items is dropped (Whisper copies its prompt into silence).
+//!
+//! Text edits keep the segment's tokens in step (`text` is always the tokens joined and
+//! trimmed), so speaker splitting and confidence marks still line up.
+
+use std::io::Write;
+
+use crate::types::{AsrSegment, AsrToken, Span};
+
+/// Whisper's degenerate-output test: text whose deflate-compressed size is less than
+/// 1/2.4 of its size is a loop.
+pub const COMPRESSION_RATIO_MAX: f32 = 2.4;
+/// A phrase must be at least this many characters to count as a repetition loop (single
+/// characters repeat legitimately: ははは, ーーー).
+pub const REPEAT_MIN_CHARS: usize = 2;
+/// …and repeat at least this many times in a row.
+pub const REPEAT_MIN_TIMES: usize = 3;
+/// Longest phrase searched for repetition, in characters.
+const REPEAT_MAX_CHARS: usize = 60;
+/// A segment (or phrase) with less than this share of its time inside VAD speech is "outside
+/// speech".
+pub const MIN_SPEECH_SHARE: f32 = 0.5;
+/// Whisper's no-speech probability above which the window is taken as non-speech
+/// (whisper.cpp's own `no_speech_thold`).
+pub const NO_SPEECH_HIGH: f32 = 0.6;
+/// Mean natural-log token probability below which a segment is a guess (whisper.cpp's
+/// `logprob_thold`).
+pub const LOGPROB_LOW: f32 = -1.0;
+/// A prompt copy must be at least this long (normalised characters) to be dropped.
+const PROMPT_COPY_MIN_CHARS: usize = 6;
+
+/// Phrases Whisper produces over silence and music, learnt from subtitled video. `strong`
+/// ones are never expected in a meeting recording unless someone really says them, so
+/// one sign of non-speech is enough to cut them; the others need two.
+pub const SILENCE_PHRASES: &[(&str, bool)] = &[
+    ("最後までご視聴いただきありがとうございました", true),
+    ("最後までご覧いただきありがとうございました", true),
+    ("ご視聴ありがとうございました", true),
+    ("ご視聴ありがとうございます", true),
+    ("ご覧いただきありがとうございました", true),
+    ("チャンネル登録よろしくお願いします", true),
+    ("チャンネル登録お願いします", true),
+    ("チャンネル登録", true),
+    ("高評価よろしくお願いします", true),
+    ("次回もお楽しみに", true),
+    ("字幕:", true),
+    ("字幕：", true),
+    ("字幕by", true),
+    ("字幕作成", true),
+    ("字幕制作", true),
+    ("ご清聴ありがとうございました", false),
+];
+
+/// What the guard checks a window's segments against.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardContext<'a> {
+    /// Speech spans from the VAD (absolute times, sorted).
+    pub speech: &'a [Span],
+    /// The initial prompt given to Whisper, if any.
+    pub prompt: Option<&'a str>,
+}
+
+/// Runs every rule over the segments of one window (or a whole recording) and returns
+/// what survives, in order. Decisions are logged at debug level.
+pub fn apply(segments: Vec<AsrSegment>, ctx: &GuardContext) -> Vec<AsrSegment> {
+    let prompt = ctx.prompt.map(PromptIndex::new);
+    let mut out: Vec<AsrSegment> = Vec::with_capacity(segments.len());
+    for mut seg in segments {
+        let before = seg.text.clone();
+        let keep = collapse_repeats(&seg.text);
+        if keep.iter().any(|k| !k) {
+            retain_chars(&mut seg, &keep);
+            tracing::debug!(from = %before, to = %seg.text, "guard: repetition collapsed");
+        }
+        if let Some(reason) = drop_reason(&seg, ctx, prompt.as_ref()) {
+            tracing::debug!(text = %seg.text, span = %format!("{}-{}", seg.span.start, seg.span.end),
+                no_speech = seg.no_speech_prob, logprob = mean_logprob(&seg), reason, "guard: segment dropped");
+            continue;
+        }
+        cut_silence_phrases(&mut seg, ctx.speech);
+        if seg.text.chars().any(is_content) {
+            out.push(seg);
+        } else {
+            tracing::debug!(text = %before, "guard: silence phrase removed");
+        }
+    }
+    drop_repeated_segments(out)
+}
+
+/// Why a whole segment goes, if it does.
+fn drop_reason(
+    seg: &AsrSegment,
+    ctx: &GuardContext,
+    prompt: Option<&PromptIndex>,
+) -> Option<&'static str> {
+    if compression_ratio(&seg.text) > COMPRESSION_RATIO_MAX {
+        return Some("compression ratio");
+    }
+    let outside = speech_share(seg.span, ctx.speech) < MIN_SPEECH_SHARE;
+    let doubted = seg.no_speech_prob > NO_SPEECH_HIGH || mean_logprob(seg) < LOGPROB_LOW;
+    if outside && doubted {
+        return Some("outside speech and doubted by the recogniser");
+    }
+    if prompt.is_some_and(|p| p.is_copy(&seg.text)) {
+        return Some("copy of the initial prompt");
+    }
+    None
+}
+
+/// Mean natural-log probability of the segment's tokens (0 without tokens: no evidence).
+pub fn mean_logprob(seg: &AsrSegment) -> f32 {
+    if seg.tokens.is_empty() {
+        return 0.0;
+    }
+    seg.tokens
+        .iter()
+        .map(|t| t.p.max(1e-6).ln())
+        .sum::<f32>()
+        / seg.tokens.len() as f32
+}
+
+/// Share of `span` covered by `speech` (1 for an empty span: nothing to judge).
+pub fn speech_share(span: Span, speech: &[Span]) -> f32 {
+    if span.is_empty() {
+        return 1.0;
+    }
+    let covered: u64 = speech.iter().map(|s| s.overlap(&span).0).sum();
+    (covered as f32 / span.len().0 as f32).min(1.0)
+}
+
+/// Size of the UTF-8 text over its deflate-compressed size (zlib stream, as Whisper
+/// computes it). Short texts come out below 1.
+pub fn compression_ratio(text: &str) -> f32 {
+    if text.is_empty() {
+        return 0.0;
+    }
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail; treat a failure as "not degenerate".
+    if enc.write_all(text.as_bytes()).is_err() {
+        return 0.0;
+    }
+    match enc.finish() {
+        Ok(z) if !z.is_empty() => text.len() as f32 / z.len() as f32,
+        _ => 0.0,
+    }
+}
+
+/// Which characters of `text` to keep so that every phrase of [`REPEAT_MIN_CHARS`] or more
+/// repeated [`REPEAT_MIN_TIMES`] or more times in a row appears once. The last repetition
+/// may lack the phrase's trailing punctuation (`はい、はい、はい`). Phrases with digits are
+/// left alone (1,111,111).
+pub fn collapse_repeats(text: &str) -> Vec<bool> {
+    let c: Vec<char> = text.chars().collect();
+    let n = c.len();
+    let mut keep = vec![true; n];
+    let mut i = 0;
+    while i < n {
+        let mut advanced = false;
+        let max_len = REPEAT_MAX_CHARS.min((n - i) / 2);
+        for len in REPEAT_MIN_CHARS..=max_len {
+            let phrase = &c[i..i + len];
+            if phrase.iter().any(|ch| ch.is_numeric())
+                || phrase.iter().all(|ch| !is_content(*ch))
+            {
+                continue;
+            }
+            let mut times = 1;
+            let mut end = i + len;
+            while end + len <= n && c[end..end + len] == *phrase {
+                times += 1;
+                end += len;
+            }
+            // A last repetition without the trailing punctuation.
+            let core = phrase.len()
+                - phrase
+                    .iter()
+                    .rev()
+                    .take_while(|ch| !is_content(**ch))
+                    .count();
+            if times + 1 >= REPEAT_MIN_TIMES
+                && core >= REPEAT_MIN_CHARS
+                && core < len
+                && end + core <= n
+                && c[end..end + core] == phrase[..core]
+            {
+                times += 1;
+                end += core;
+            }
+            if times >= REPEAT_MIN_TIMES {
+                for k in keep.iter_mut().take(end).skip(i + len) {
+                    *k = false;
+                }
+                i = end;
+                advanced = true;
+                break;
+            }
+        }
+        if !advanced {
+            i += 1;
+        }
+    }
+    keep
+}
+
+/// Keeps the characters of `seg.text` flagged in `keep` (one flag per char), rebuilding the
+/// tokens to match: a token loses the characters dropped from it and disappears when none
+/// remain. The text is the kept tokens joined and trimmed, as the recogniser builds it.
+pub fn retain_chars(seg: &mut AsrSegment, keep: &[bool]) {
+    let text_chars: Vec<char> = seg.text.chars().collect();
+    if keep.len() != text_chars.len() {
+        return;
+    }
+    let joined: String = seg.tokens.iter().map(|t| t.text.as_str()).collect();
+    let lead = joined.chars().take_while(|c| c.is_whitespace()).count();
+    if seg.tokens.is_empty() || joined.trim() != seg.text {
+        // No token detail to keep in step: edit the text alone.
+        seg.text = text_chars
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| *c)
+            .collect::<String>()
+            .trim()
+            .to_string();
+        return;
+    }
+    // Position in the trimmed text of each char of the joined tokens (None: trimmed away).
+    let mut pos = 0usize;
+    let mut tokens: Vec<AsrToken> = Vec::with_capacity(seg.tokens.len());
+    for t in &seg.tokens {
+        let mut text = String::new();
+        for ch in t.text.chars() {
+            let idx = pos.checked_sub(lead);
+            pos += 1;
+            let kept = match idx {
+                Some(i) if i < keep.len() => keep[i],
+                _ => true,
+            };
+            if kept {
+                text.push(ch);
+            }
+        }
+        if !text.is_empty() {
+            tokens.push(AsrToken { text, ..t.clone() });
+        }
+    }
+    seg.text = tokens
+        .iter()
+        .map(|t| t.text.as_str())
+        .collect::<String>()
+        .trim()
+        .to_string();
+    seg.tokens = tokens;
+}
+
+/// Cuts silence phrases whose time is not speech (see the module docs). The phrase's time
+/// comes from its tokens; without tokens, from the whole segment.
+fn cut_silence_phrases(seg: &mut AsrSegment, speech: &[Span]) {
+    let chars: Vec<char> = seg.text.chars().collect();
+    let mut keep = vec![true; chars.len()];
+    let times = char_times(seg);
+    for &(phrase, strong) in SILENCE_PHRASES {
+        let p: Vec<char> = phrase.chars().collect();
+        for start in find_all(&chars, &p) {
+            let end = start + p.len();
+            let span = match (&times, start < end) {
+                (Some(t), true) => Span::new(t[start].start, t[end - 1].end),
+                _ => seg.span,
+            };
+            let outside = speech_share(span, speech) < MIN_SPEECH_SHARE;
+            let no_speech = seg.no_speech_prob > NO_SPEECH_HIGH;
+            let cut = if strong {
+                outside || no_speech
+            } else {
+                outside && no_speech
+            };
+            if cut {
+                // Also the punctuation right after the phrase (。！).
+                let mut e = end;
+                while e < chars.len() && !is_content(chars[e]) {
+                    e += 1;
+                }
+                keep[start..e].iter_mut().for_each(|k| *k = false);
+                tracing::debug!(phrase, strong, "guard: silence phrase over non-speech");
+            }
+        }
+    }
+    if keep.iter().any(|k| !k) {
+        retain_chars(seg, &keep);
+    }
+}
+
+/// The time span of each char of `seg.text`, from its tokens (None when the tokens do not
+/// spell the text).
+fn char_times(seg: &AsrSegment) -> Option<Vec<Span>> {
+    let joined: String = seg.tokens.iter().map(|t| t.text.as_str()).collect();
+    if seg.tokens.is_empty() || joined.trim() != seg.text {
+        return None;
+    }
+    let lead = joined.chars().take_while(|c| c.is_whitespace()).count();
+    let all: Vec<Span> = seg
+        .tokens
+        .iter()
+        .flat_map(|t| std::iter::repeat_n(Span::new(t.start, t.end), t.text.chars().count()))
+        .collect();
+    Some(
+        all.into_iter()
+            .skip(lead)
+            .take(seg.text.chars().count())
+            .collect(),
+    )
+}
+
+fn find_all(hay: &[char], needle: &[char]) -> Vec<usize> {
+    let mut out = Vec::new();
+    if needle.is_empty() || hay.len() < needle.len() {
+        return out;
+    }
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        if hay[i..i + needle.len()] == *needle {
+            out.push(i);
+            i += needle.len();
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Three or more consecutive segments with the same text (ignoring punctuation): the first
+/// is kept. Two in a row are left alone (two people may both say 異議なし).
+fn drop_repeated_segments(segments: Vec<AsrSegment>) -> Vec<AsrSegment> {
+    let keys: Vec<String> = segments.iter().map(|s| normalise(&s.text)).collect();
+    let mut out = Vec::with_capacity(segments.len());
+    let mut i = 0;
+    for (j, seg) in segments.into_iter().enumerate() {
+        if j > 0 && keys[j] != keys[j - 1] {
+            i = j;
+        }
+        let run = keys[i..].iter().take_while(|k| **k == keys[i]).count();
+        if j > i && run >= REPEAT_MIN_TIMES && keys[i].chars().count() >= REPEAT_MIN_CHARS {
+            tracing::debug!(text = %seg.text, "guard: repeated segment dropped");
+            continue;
+        }
+        out.push(seg);
+    }
+    out
+}
+
+/// Text reduced to what carries content: letters, digits, kana, kanji (NFKC-like width
+/// folding is not needed here: both sides come from the same recogniser or sheet).
+fn normalise(s: &str) -> String {
+    s.chars().filter(|c| is_content(*c)).collect()
+}
+
+/// Letters, digits, kana and kanji; not punctuation, symbols or spaces.
+fn is_content(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// The initial prompt split into items (at 、。 and similar), normalised, for finding copies.
+struct PromptIndex {
+    chars: Vec<char>,
+    /// Item number of each char of `chars`.
+    item: Vec<usize>,
+}
+
+impl PromptIndex {
+    fn new(prompt: &str) -> PromptIndex {
+        let mut chars = Vec::new();
+        let mut item = Vec::new();
+        let mut n = 0;
+        let mut in_item = false;
+        for c in prompt.chars() {
+            if is_content(c) {
+                chars.push(c);
+                item.push(n);
+                in_item = true;
+            } else if in_item && !c.is_whitespace() {
+                n += 1;
+                in_item = false;
+            }
+        }
+        PromptIndex { chars, item }
+    }
+
+    /// True when `text` (normalised) occurs in the prompt spanning two or more items: a
+    /// speaker may say one term of the prompt alone, but not a run of them in prompt order.
+    fn is_copy(&self, text: &str) -> bool {
+        let t: Vec<char> = normalise(text).chars().collect();
+        if t.len() < PROMPT_COPY_MIN_CHARS {
+            return false;
+        }
+        find_all(&self.chars, &t)
+            .into_iter()
+            .any(|i| self.item[i] != self.item[i + t.len() - 1])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Ms;
+
+    fn tok(text: &str, start: u64, end: u64, p: f32) -> AsrToken {
+        AsrToken {
+            text: text.into(),
+            start: Ms(start),
+            end: Ms(end),
+            p,
+        }
+    }
+
+    fn seg_from(tokens: Vec<AsrToken>, no_speech: f32) -> AsrSegment {
+        let text = tokens
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect::<String>()
+            .trim()
+            .to_string();
+        let span = Span::new(tokens[0].start, tokens[tokens.len() - 1].end);
+        AsrSegment {
+            span,
+            text,
+            confidence: tokens.iter().map(|t| t.p).sum::<f32>() / tokens.len() as f32,
+            no_speech_prob: no_speech,
+            tokens,
+        }
+    }
+
+    /// One token per char, 100 ms each from `start`.
+    fn seg(text: &str, start: u64, p: f32, no_speech: f32) -> AsrSegment {
+        let tokens = text
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                let s = start + 100 * i as u64;
+                tok(&c.to_string(), s, s + 100, p)
+            })
+            .collect();
+        seg_from(tokens, no_speech)
+    }
+
+    fn collapsed(s: &str) -> String {
+        s.chars()
+            .zip(collapse_repeats(s))
+            .filter(|(_, k)| *k)
+            .map(|(c, _)| c)
+            .collect()
+    }
+
+    fn sp(a: u64, b: u64) -> Span {
+        Span::new(Ms(a), Ms(b))
+    }
+
+    #[test]
+    fn loops_collapse_to_one() {
+        assert_eq!(collapsed("はい、はい、はい、次へ"), "はい、次へ");
+        assert_eq!(collapsed("はい、はい、はい"), "はい、");
+        assert_eq!(
+            collapsed("ありがとうございます。ありがとうございます。ありがとうございます。"),
+            "ありがとうございます。"
+        );
+        assert_eq!(collapsed("予算予算予算予算の件"), "予算の件");
+        // Twice is speech, not a loop; single characters and numbers are left alone.
+        assert_eq!(collapsed("どうぞどうぞ"), "どうぞどうぞ");
+        assert_eq!(collapsed("まあまあの出来"), "まあまあの出来");
+        assert_eq!(collapsed("ははは"), "ははは");
+        assert_eq!(collapsed("1,111,111円"), "1,111,111円");
+        assert_eq!(collapsed("111111円"), "111111円");
+        assert_eq!(collapsed("異議なし。異議なし。"), "異議なし。異議なし。");
+    }
+
+    #[test]
+    fn retain_keeps_tokens_in_step() {
+        let mut s = seg_from(
+            vec![
+                tok(" はい", 0, 100, 0.9),
+                tok("、はい", 100, 200, 0.9),
+                tok("、はい", 200, 300, 0.9),
+                tok("、次", 300, 400, 0.9),
+            ],
+            0.0,
+        );
+        let keep = collapse_repeats(&s.text);
+        retain_chars(&mut s, &keep);
+        assert_eq!(s.text, "はい、次");
+        let joined: String = s.tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(joined.trim(), s.text);
+        assert_eq!(s.tokens.len(), 2);
+    }
+
+    #[test]
+    fn compression_ratio_flags_loops_only() {
+        let normal = "ただいまから総務常任委員会を開会します。本日は議案第15号を審査します。";
+        assert!(compression_ratio(normal) < COMPRESSION_RATIO_MAX);
+        let looped = "の予算の".repeat(40);
+        assert!(compression_ratio(&looped) > COMPRESSION_RATIO_MAX);
+        assert_eq!(compression_ratio(""), 0.0);
+    }
+
+    #[test]
+    fn silence_phrases_over_non_speech_go() {
+        let speech = [sp(0, 3_000)];
+        let ctx = GuardContext {
+            speech: &speech,
+            prompt: None,
+        };
+        // Speech, then the phrase over a gap the VAD found silent.
+        let mut tokens = vec![tok("以上です。", 0, 2_500, 0.9)];
+        tokens.push(tok("ご視聴ありがとうございました。", 5_000, 7_000, 0.8));
+        let out = apply(vec![seg_from(tokens, 0.1)], &ctx);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].text, "以上です。");
+        // A whole segment of it outside speech disappears.
+        let out = apply(vec![seg("ご視聴ありがとうございました", 10_000, 0.9, 0.1)], &ctx);
+        assert!(out.is_empty());
+        // Said during speech (a streamed council session), it stays.
+        let out = apply(vec![seg("ご視聴ありがとうございました", 0, 0.9, 0.1)], &ctx);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn goseicho_needs_two_signs() {
+        let speech = [sp(0, 5_000)];
+        let ctx = GuardContext {
+            speech: &speech,
+            prompt: None,
+        };
+        // Outside speech but Whisper heard speech: a speaker may say it.
+        let s = seg("ご清聴ありがとうございました", 10_000, 0.9, 0.1);
+        assert_eq!(apply(vec![s], &ctx).len(), 1);
+        let s = seg("ご清聴ありがとうございました", 10_000, 0.9, 0.9);
+        assert!(apply(vec![s], &ctx).is_empty());
+        let s = seg("ご清聴ありがとうございました", 0, 0.9, 0.9);
+        assert_eq!(apply(vec![s], &ctx).len(), 1);
+    }
+
+    #[test]
+    fn doubted_segments_outside_speech_go() {
+        let speech = [sp(0, 1_000)];
+        let ctx = GuardContext {
+            speech: &speech,
+            prompt: None,
+        };
+        let out = apply(
+            vec![
+                seg("開会します", 0, 0.9, 0.1),
+                seg("うん", 5_000, 0.2, 0.1),
+                seg("そうです", 8_000, 0.9, 0.8),
+                seg("確かな発言", 12_000, 0.9, 0.1),
+            ],
+            &ctx,
+        );
+        let texts: Vec<&str> = out.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["開会します", "確かな発言"]);
+    }
+
+    #[test]
+    fn repeated_segments_keep_the_first() {
+        let speech = [sp(0, 100_000)];
+        let ctx = GuardContext {
+            speech: &speech,
+            prompt: None,
+        };
+        let segs = vec![
+            seg("異議なし。", 0, 0.9, 0.0),
+            seg("異議なし", 1_000, 0.9, 0.0),
+            seg("以上です", 2_000, 0.9, 0.0),
+            seg("以上です", 3_000, 0.9, 0.0),
+            seg("以上です。", 4_000, 0.9, 0.0),
+            seg("以上です", 5_000, 0.9, 0.0),
+        ];
+        let out = apply(segs, &ctx);
+        let texts: Vec<&str> = out.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["異議なし。", "異議なし", "以上です"]);
+    }
+
+    #[test]
+    fn prompt_copies_go_single_terms_stay() {
+        let speech = [sp(0, 100_000)];
+        let prompt = "総務常任委員会の会議です。出席者は山田太郎、佐藤花子です。議題は議案第15号 一般会計補正予算。";
+        let ctx = GuardContext {
+            speech: &speech,
+            prompt: Some(prompt),
+        };
+        let out = apply(
+            vec![
+                seg("出席者は山田太郎、佐藤花子です。", 0, 0.9, 0.0),
+                seg("山田太郎", 2_000, 0.9, 0.0),
+                seg("議案第15号一般会計補正予算", 4_000, 0.9, 0.0),
+                seg("一般会計補正予算を審査します", 8_000, 0.9, 0.0),
+            ],
+            &ctx,
+        );
+        let texts: Vec<&str> = out.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["山田太郎", "議案第15号一般会計補正予算", "一般会計補正予算を審査します"]
+        );
+    }
+
+    #[test]
+    fn logprob_and_share() {
+        let s = seg("あい", 0, 1.0, 0.0);
+        assert!(mean_logprob(&s).abs() < 1e-6);
+        assert!((speech_share(sp(0, 1000), &[sp(500, 2000)]) - 0.5).abs() < 1e-6);
+        assert_eq!(speech_share(sp(0, 0), &[]), 1.0);
+    }
+}
