@@ -127,46 +127,14 @@ fn dump_windows(
     const WIN: usize = 160;
     const HOP: usize = 40;
     let mut rows = String::new();
-    // Optional spectral subtraction (experiment): mean mel power of non-speech frames.
-    let alpha: f32 = std::env::var("NOISE_SUB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    let mut noise = vec![0.0f32; 40];
-    if alpha > 0.0 {
-        let total = (pcm.duration().0 / 10) as usize;
-        let mut speech = vec![false; total + 1];
-        for s in spans {
-            for f in (s.start.0 / 10) as usize..((s.end.0 / 10) as usize).min(total) {
-                speech[f] = true;
-            }
-        }
-        let mel = encoder.mel_frames(pcm.samples(), 0, total);
-        let mut n = 0usize;
-        for f in 0..total {
-            if !speech[f] {
-                for b in 0..40 {
-                    noise[b] += mel[f * 40 + b];
-                }
-                n += 1;
-            }
-        }
-        noise.iter_mut().for_each(|x| *x /= n.max(1) as f32);
-    }
     for (si, s) in spans.iter().enumerate() {
         let first = (s.start.0 / 10) as usize;
         let frames = ((s.end.0 - s.start.0) / 10) as usize;
         if frames < 60 {
             continue;
         }
-        let mut mel = encoder.mel_frames(pcm.samples(), first, frames);
+        let mel = encoder.mel_frames(pcm.samples(), first, frames);
         let bands = mel.len() / frames;
-        if alpha > 0.0 {
-            for (i, m) in mel.iter_mut().enumerate() {
-                let n = noise[i % 40];
-                *m = (*m - alpha * n).max(0.05 * *m);
-            }
-        }
         let mut starts = Vec::new();
         let mut t = 0;
         loop {

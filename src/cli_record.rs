@@ -551,7 +551,11 @@ impl Screen {
         }
         let mut line = format!(
             "{} {}  {:>6.1} dBFS {}",
-            if st.paused { "⏸ 一時停止中" } else { "● 録音中" },
+            if st.paused {
+                "⏸ 一時停止中"
+            } else {
+                "● 録音中"
+            },
             hms(st.recorded),
             st.rms_db.max(-99.9),
             level::bar(st.peak_db, METER_WIDTH)
@@ -591,8 +595,6 @@ mod tests {
             f(SampleKind::I16, 2, 44_100, 44_100),
         ]);
         assert_eq!(s, "i16, f32 / 1-2 ch / 8000-48000 Hz");
-        assert!(default_output()
-            .to_string_lossy()
-            .starts_with("録音-20"));
+        assert!(default_output().to_string_lossy().starts_with("録音-20"));
     }
 }

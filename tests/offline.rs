@@ -31,7 +31,13 @@ fn clip(path: &Path) {
 
 /// `program args… gijiroku transcribe <clip> -o <out> --no-diarize --greedy` with the test
 /// models and the real download addresses.
-fn transcribe_via(program: &str, args: &[&str], models: &Path, input: &Path, out: &Path) -> Command {
+fn transcribe_via(
+    program: &str,
+    args: &[&str],
+    models: &Path,
+    input: &Path,
+    out: &Path,
+) -> Command {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .arg(env!("CARGO_BIN_EXE_gijiroku"))

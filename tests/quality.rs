@@ -159,7 +159,10 @@ fn room_tone_produces_no_text() {
         &wav,
         &tmp.path().join("out"),
         "json,docx",
-        &["--meeting", common::sample("meeting.toml").to_str().unwrap()],
+        &[
+            "--meeting",
+            common::sample("meeting.toml").to_str().unwrap(),
+        ],
     );
     let texts: Vec<&str> = segments(&json)
         .iter()
@@ -204,7 +207,10 @@ fn guard_keeps_speech_and_marks_reach_the_docx() {
     for s in segments(&on) {
         let text = s["text"].as_str().unwrap();
         assert!(s["raw_text"].is_string(), "{s}");
-        assert!(text.ends_with(['。', '、', '？', '！']), "unpunctuated: {text}");
+        assert!(
+            text.ends_with(['。', '、', '？', '！']),
+            "unpunctuated: {text}"
+        );
         assert!(!text.contains(' '), "stray space: {text}");
         for m in s["marks"].as_array().map(Vec::as_slice).unwrap_or_default() {
             let (a, b) = (m["start"].as_u64().unwrap(), m["end"].as_u64().unwrap());
@@ -250,23 +256,36 @@ fn glossary_and_flag_mistakes_are_refused_early() {
     let glossary = tmp.path().join("用語.toml");
     std::fs::write(&glossary, "term = [\"一関市\"]\n").unwrap();
     let refused = |extra: &[&str], want: &[&str]| {
-        let out = transcribe(&common::sample("meeting.wav"), &tmp.path().join("o"), "json")
-            .args(extra)
-            .output()
-            .unwrap();
+        let out = transcribe(
+            &common::sample("meeting.wav"),
+            &tmp.path().join("o"),
+            "json",
+        )
+        .args(extra)
+        .output()
+        .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "accepted {extra:?}");
         for w in want {
             assert!(stderr.contains(w), "{extra:?}: `{w}` not in\n{stderr}");
         }
-        assert!(!tmp.path().join("o").exists(), "output written for {extra:?}");
+        assert!(
+            !tmp.path().join("o").exists(),
+            "output written for {extra:?}"
+        );
     };
     let g = glossary.to_str().unwrap();
     refused(&["--glossary", g], &["用語.toml", "term"]);
-    refused(&["--glossary", "/nonexistent/g.toml"], &["/nonexistent/g.toml"]);
+    refused(
+        &["--glossary", "/nonexistent/g.toml"],
+        &["/nonexistent/g.toml"],
+    );
     refused(&["--mark-threshold", "0"], &["--mark-threshold", "(got 0)"]);
     refused(&["--style", "tidy"], &["tidy", "verbatim"]);
-    refused(&["--no-marks", "--mark-style", "highlight"], &["--no-marks"]);
+    refused(
+        &["--no-marks", "--mark-style", "highlight"],
+        &["--no-marks"],
+    );
 }
 
 /// How good a mark is at each threshold: decodes the dev set (both samples, greedy and beam 5)
@@ -290,7 +309,8 @@ fn mark_threshold_sweep() {
         ("multi", Decoding::Beam { size: 5 }),
     ] {
         let wav: PathBuf = common::sample(&format!("{name}.wav"));
-        let reference = std::fs::read_to_string(common::sample(&format!("{name}.ref.txt"))).unwrap();
+        let reference =
+            std::fs::read_to_string(common::sample(&format!("{name}.ref.txt"))).unwrap();
         let cfg = AsrConfig {
             decoding,
             ..AsrConfig::default()
@@ -379,7 +399,10 @@ fn align_errors(hyp: &[char], reference: &[char]) -> Vec<bool> {
     let mut wrong = vec![false; n];
     let (mut i, mut j) = (n, m);
     while i > 0 || j > 0 {
-        if i > 0 && j > 0 && d[i][j] == d[i - 1][j - 1] + usize::from(hyp[i - 1] != reference[j - 1]) {
+        if i > 0
+            && j > 0
+            && d[i][j] == d[i - 1][j - 1] + usize::from(hyp[i - 1] != reference[j - 1])
+        {
             wrong[i - 1] = hyp[i - 1] != reference[j - 1];
             i -= 1;
             j -= 1;
@@ -404,7 +427,10 @@ fn room_tone_is_deterministic_and_quiet() {
     assert_eq!(a, room_tone(20, 7));
     let f: Vec<f32> = a.iter().map(|s| *s as f32 / 32_768.0).collect();
     let level = 20.0 * rms(&f).log10();
-    assert!((-46.0..-38.0).contains(&level), "room tone at {level:.1} dBFS");
+    assert!(
+        (-46.0..-38.0).contains(&level),
+        "room tone at {level:.1} dBFS"
+    );
     let peak = f.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(peak > db(-16.0) && peak < db(-6.0), "peak {peak}");
 }

@@ -145,13 +145,19 @@ impl Feeder {
     }
 
     fn set_period(&self, frames: usize) {
-        assert!(frames * CHANNELS * 4 <= 4096, "period {frames} too long for atomic writes");
+        assert!(
+            frames * CHANNELS * 4 <= 4096,
+            "period {frames} too long for atomic writes"
+        );
         self.period.store(frames, Ordering::Relaxed);
     }
 
     /// Time since the first frame was written.
     fn elapsed(&self) -> Duration {
-        self.started.lock().unwrap().map_or(Duration::ZERO, |t| t.elapsed())
+        self.started
+            .lock()
+            .unwrap()
+            .map_or(Duration::ZERO, |t| t.elapsed())
     }
 
     fn finish(mut self) -> u64 {
@@ -261,7 +267,10 @@ impl Rec {
             }
             if t.elapsed() > timeout {
                 let _ = self.child.kill();
-                panic!("did not exit in {timeout:?}; stderr:\n{}", self.stderr_text());
+                panic!(
+                    "did not exit in {timeout:?}; stderr:\n{}",
+                    self.stderr_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -295,7 +304,11 @@ fn devices_lists_the_capture_device_with_its_native_format() {
     let rig = Rig::new();
     let feeder = Feeder::start(&rig.fifo, tone());
     let out = rig.cmd().args(["devices", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let list = v.as_array().unwrap();
     assert_eq!(list[0]["name"], "default");
@@ -335,7 +348,11 @@ fn records_the_input_bit_exact_and_stops_cleanly_on_sigterm() {
     let status = rec.wait(Duration::from_secs(10));
     let fed = feeder.finish();
     assert!(status.success(), "{status:?}\n{}", rec.stderr_text());
-    assert!(rec.stderr_text().contains("録音を保存しました"), "{}", rec.stderr_text());
+    assert!(
+        rec.stderr_text().contains("録音を保存しました"),
+        "{}",
+        rec.stderr_text()
+    );
 
     let (spec, samples) = frames_of(&rig.path("会議.wav"));
     assert_eq!(spec.sample_rate, 48_000);
@@ -381,7 +398,11 @@ fn sigkill_mid_recording_leaves_a_playable_wav() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (_, recovered) = frames_of(&path);
     let recovered_secs = secs(&recovered);
     assert!(recovered_secs >= header_secs);
@@ -406,7 +427,9 @@ fn recover_repairs_a_zeroed_header_and_trims_a_partial_frame() {
         sample_format: hound::SampleFormat::Int,
     };
     let mut w = hound::WavWriter::create(&path, spec).unwrap();
-    let want: Vec<i16> = (0..32_000).map(|i| ((i * 7) % 20_000) as i16 - 10_000).collect();
+    let want: Vec<i16> = (0..32_000)
+        .map(|i| ((i * 7) % 20_000) as i16 - 10_000)
+        .collect();
     for &s in &want {
         w.write_sample(s).unwrap();
     }
@@ -423,7 +446,11 @@ fn recover_repairs_a_zeroed_header_and_trims_a_partial_frame() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("repaired"));
     let mut r = hound::WavReader::open(&path).unwrap();
     let got: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
@@ -439,7 +466,10 @@ fn recover_repairs_a_zeroed_header_and_trims_a_partial_frame() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("notes.wav") && err.contains("not a repairable WAV"), "{err}");
+    assert!(
+        err.contains("notes.wav") && err.contains("not a repairable WAV"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -484,7 +514,10 @@ fn pause_and_markers_from_stdin_lines() {
     let skipped = skipped as f64 / RATE as f64;
     assert!((1.2..2.2).contains(&skipped), "paused {skipped:.2} s");
     let recorded = idx.len() as f64 / RATE as f64;
-    assert!((recorded + skipped - fed).abs() < 0.5, "{recorded} + {skipped} vs {fed}");
+    assert!(
+        (recorded + skipped - fed).abs() < 0.5,
+        "{recorded} + {skipped} vs {fed}"
+    );
 
     let markers = gijiroku::record::read_markers(&rig.path("paused.markers.json")).unwrap();
     assert_eq!(markers.len(), 1);
@@ -492,7 +525,10 @@ fn pause_and_markers_from_stdin_lines() {
     let at = markers[0].at.as_secs_f64();
     let resumed = resumed_at as f64 / RATE as f64;
     // Marked just after resuming, in recorded time (the pause does not count).
-    assert!(at >= resumed && at < resumed + 1.0, "marker at {at:.2}, resumed {resumed:.2}");
+    assert!(
+        at >= resumed && at < resumed + 1.0,
+        "marker at {at:.2}, resumed {resumed:.2}"
+    );
 }
 
 #[test]
@@ -528,7 +564,13 @@ fn no_input_device_is_a_clear_error_and_leaves_no_file() {
     let rig = Rig::new();
     let out = rig
         .cmd()
-        .args(["record", "--device", "usb-mic", "--no-live", "--no-transcribe"])
+        .args([
+            "record",
+            "--device",
+            "usb-mic",
+            "--no-live",
+            "--no-transcribe",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -574,11 +616,18 @@ fn write_error_keeps_and_finalises_the_audio_so_far() {
 /// Model files the real-model tests need, or `None` (with a note) when not installed.
 fn models() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    let need = ["ggml-base.bin", "ggml-silero-vad.bin", "speaker-ge2e.safetensors"];
+    let need = [
+        "ggml-base.bin",
+        "ggml-silero-vad.bin",
+        "speaker-ge2e.safetensors",
+    ];
     if need.iter().all(|f| dir.join(f).is_file()) {
         Some(dir)
     } else {
-        eprintln!("skipped: install the models (gijiroku models install base ...) into {}", dir.display());
+        eprintln!(
+            "skipped: install the models (gijiroku models install base ...) into {}",
+            dir.display()
+        );
         None
     }
 }
@@ -621,7 +670,11 @@ fn live_text_appears_within_seconds_of_speech() {
     feeder.finish();
     assert!(status.success(), "{}", rec.stderr_text());
     let lines = rec.stdout.lock().unwrap().clone();
-    assert!(!lines.is_empty(), "no live text; stderr:\n{}", rec.stderr_text());
+    assert!(
+        !lines.is_empty(),
+        "no live text; stderr:\n{}",
+        rec.stderr_text()
+    );
     let mut worst: f64 = 0.0;
     for (when, line) in &lines {
         let at = parse_at(line).unwrap_or_else(|| panic!("`{line}`"));
@@ -657,7 +710,11 @@ fn recording_is_drafted_into_docx_and_json_beside_it() {
     feeder.finish();
     assert!(status.success(), "{}", rec.stderr_text());
     for f in ["会議.docx", "会議.json"] {
-        assert!(rig.path(f).is_file(), "{f} missing; stderr:\n{}", rec.stderr_text());
+        assert!(
+            rig.path(f).is_file(),
+            "{f} missing; stderr:\n{}",
+            rec.stderr_text()
+        );
     }
     let json = std::fs::read_to_string(rig.path("会議.json")).unwrap();
     assert!(json.contains("委員会") || json.contains("総務"), "{json}");

@@ -129,11 +129,7 @@ pub fn mean_logprob(seg: &AsrSegment) -> f32 {
     if seg.tokens.is_empty() {
         return 0.0;
     }
-    seg.tokens
-        .iter()
-        .map(|t| t.p.max(1e-6).ln())
-        .sum::<f32>()
-        / seg.tokens.len() as f32
+    seg.tokens.iter().map(|t| t.p.max(1e-6).ln()).sum::<f32>() / seg.tokens.len() as f32
 }
 
 /// Share of `span` covered by `speech` (1 for an empty span: nothing to judge).
@@ -176,9 +172,7 @@ pub fn collapse_repeats(text: &str) -> Vec<bool> {
         let max_len = REPEAT_MAX_CHARS.min((n - i) / 2);
         for len in REPEAT_MIN_CHARS..=max_len {
             let phrase = &c[i..i + len];
-            if phrase.iter().any(|ch| ch.is_numeric())
-                || phrase.iter().all(|ch| !is_content(*ch))
-            {
+            if phrase.iter().any(|ch| ch.is_numeric()) || phrase.iter().all(|ch| !is_content(*ch)) {
                 continue;
             }
             let mut times = 1;
@@ -505,7 +499,8 @@ mod tests {
         assert_eq!(s.text, "はい、次");
         let joined: String = s.tokens.iter().map(|t| t.text.as_str()).collect();
         assert_eq!(joined.trim(), s.text);
-        assert_eq!(s.tokens.len(), 2);
+        // " はい", "、" (what is left of the second token), "次" (the last lost its 、).
+        assert_eq!(s.tokens.len(), 3);
     }
 
     #[test]
@@ -531,7 +526,10 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].text, "以上です。");
         // A whole segment of it outside speech disappears.
-        let out = apply(vec![seg("ご視聴ありがとうございました", 10_000, 0.9, 0.1)], &ctx);
+        let out = apply(
+            vec![seg("ご視聴ありがとうございました", 10_000, 0.9, 0.1)],
+            &ctx,
+        );
         assert!(out.is_empty());
         // Said during speech (a streamed council session), it stays.
         let out = apply(vec![seg("ご視聴ありがとうございました", 0, 0.9, 0.1)], &ctx);
@@ -614,7 +612,11 @@ mod tests {
         let texts: Vec<&str> = out.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(
             texts,
-            ["山田太郎", "議案第15号一般会計補正予算", "一般会計補正予算を審査します"]
+            [
+                "山田太郎",
+                "議案第15号一般会計補正予算",
+                "一般会計補正予算を審査します"
+            ]
         );
     }
 

@@ -485,6 +485,14 @@ impl Source for SymphoniaSource {
                         });
                     }
                 }
+                // The last packet of a cut-off file is short (ADPCM blocks): nothing in it
+                // can be decoded; the next read reports the end and the truncation.
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.decode_errors += 1;
+                    if self.decode_errors >= MAX_DECODE_ERRORS {
+                        return Err(sym_err(&self.path, SymError::IoError(e), "decoding failed"));
+                    }
+                }
                 Err(e) => return Err(sym_err(&self.path, e, "decoding failed")),
             }
         }

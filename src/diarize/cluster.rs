@@ -1,42 +1,39 @@
-//! Clustering speaker embeddings: Ward's agglomerative clustering on L2-normalised
-//! embeddings weighted by their seconds of speech ([`Dendrogram`], built with the
-//! nearest-neighbour-chain algorithm in O(n²) time and one n×n matrix), cut at an exact
-//! count or by a separation rule ([`cluster`]), then nearest-centroid reassignment. Inputs
-//! beyond [`MAX_AHC_ITEMS`] are clustered on an even subsample and the rest assigned to the
-//! nearest centroid, so memory stays bounded.
+//! Clustering speaker embeddings: [`centre`] removes what every voice of a recording shares
+//! (room, microphone, noise) before cosine scoring, and [`cluster`] groups embeddings with
+//! average-linkage agglomerative clustering ([`Dendrogram`], built with the
+//! nearest-neighbour-chain algorithm in O(n²) time and one n×n matrix), cut at an exact count
+//! or at a cosine distance. Inputs beyond [`MAX_AHC_ITEMS`] are clustered on an even subsample
+//! and the rest assigned to the nearest centroid, so memory stays bounded however long the
+//! recording.
 //!
-//! Why Ward and not average linkage: with GE2E, short stretches of one voice scatter as
-//! widely as two similar voices differ. Ward's merge cost grows with the speech on both
-//! sides, so a small difference backed by a lot of speech keeps two speakers apart while
-//! the same difference between two short stretches does not.
+//! Why centre: raw GE2E embeddings of all voices in one room are close (cosine 0.6–0.9 between
+//! different speakers), and how close depends on the room and the mix of voices. After
+//! subtracting the recording's mean embedding, the same speaker's turns score about 0.8 and
+//! different speakers around −0.2 (measured on the development meetings), so one distance
+//! threshold fits recordings of different length, noise and speaker count.
+//!
+//! Why average linkage: it compares groups by the mean similarity of their members, so a
+//! group's size does not change how easily it merges (Ward's cost grows with the speech on
+//! both sides and splits long-talking speakers into several).
 
-use super::encoder::Embedding;
+use super::encoder::{sgemm, Embedding};
 use super::weights::EMBEDDING;
 
 /// Largest input clustered directly: the distance matrix is `n²` floats (25 MB here).
 pub const MAX_AHC_ITEMS: usize = 2500;
-/// Rounds of nearest-centroid reassignment after the tree is cut.
-const REASSIGN_ROUNDS: usize = 3;
 
 /// How to decide the number of clusters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Stop {
     /// Exactly this many (fewer only if there are fewer items).
     Count(usize),
-    /// Keep two groups apart when all of these hold: Ward's statistic
-    /// `sqrt(wA·wB/(wA+wB))·|cA−cB|` (weights in seconds, `c` the mean embeddings) is at
-    /// least `ward`, their mean embeddings are at least `distance` apart in cosine
-    /// distance, and each holds at least `min_weight` seconds. At most `max` clusters.
-    Separation {
-        ward: f32,
-        distance: f32,
-        min_weight: f32,
-        max: Option<usize>,
-    },
+    /// Stop merging when the average cosine distance between two groups exceeds `distance`;
+    /// at most `max` clusters.
+    Distance { distance: f32, max: Option<usize> },
 }
 
-/// One merge of the tree: the clusters containing items `a` and `b` join at `cost`
-/// (Ward's increase in the weighted sum of squares).
+/// One merge of the tree: the clusters containing items `a` and `b` join at `cost` (the
+/// average cosine distance between their members).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Merge {
     a: usize,
@@ -44,10 +41,10 @@ struct Merge {
     cost: f32,
 }
 
-/// The full Ward tree of a set of weighted items.
+/// The full average-linkage tree of a set of items.
 pub struct Dendrogram {
     n: usize,
-    /// Sorted by cost (Ward is monotone, so this is the merge order).
+    /// Sorted by cost (average linkage is monotone, so this is the merge order).
     merges: Vec<Merge>,
 }
 
@@ -62,27 +59,53 @@ pub fn normalise(v: &mut [f32]) {
     }
 }
 
-impl Dendrogram {
-    /// Builds the tree of `items` with `weights` (seconds of speech each).
-    pub fn build(items: &[Embedding], weights: &[f32]) -> Dendrogram {
-        let n = items.len();
-        let mut size: Vec<f32> = weights.iter().map(|w| w.max(1e-6)).collect();
-        // d[i][j]: Ward's cost of merging i and j, wi·wj/(wi+wj)·|xi−xj|².
-        let mut d = vec![0.0f32; n * n];
-        for i in 0..n {
-            for j in i + 1..n {
-                let sq: f32 = items[i]
-                    .iter()
-                    .zip(&items[j])
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum();
-                let v = size[i] * size[j] / (size[i] + size[j]) * sq;
-                d[i * n + j] = v;
-                d[j * n + i] = v;
-            }
+/// Within-recording normalisation: subtracts the `weights`-weighted mean of `items` from each
+/// and L2-normalises the result.
+pub fn centre(items: &[Embedding], weights: &[f32]) -> Vec<Embedding> {
+    let mut mean = [0.0f32; EMBEDDING];
+    let mut total = 0.0f32;
+    for (e, &w) in items.iter().zip(weights) {
+        for (m, x) in mean.iter_mut().zip(e) {
+            *m += w * x;
         }
+        total += w;
+    }
+    if total > 0.0 {
+        mean.iter_mut().for_each(|m| *m /= total);
+    }
+    items
+        .iter()
+        .map(|e| {
+            let mut v = [0.0f32; EMBEDDING];
+            for ((d, x), m) in v.iter_mut().zip(e).zip(&mean) {
+                *d = x - m;
+            }
+            normalise(&mut v);
+            v
+        })
+        .collect()
+}
+
+impl Dendrogram {
+    /// Builds the average-linkage tree of `items` (unit vectors) on cosine distance.
+    pub fn build(items: &[Embedding]) -> Dendrogram {
+        let n = items.len();
+        if n == 0 {
+            return Dendrogram {
+                n,
+                merges: Vec::new(),
+            };
+        }
+        // d[i][j] = 1 − cos(i, j), from one Gram-matrix product.
+        let flat: Vec<f32> = items.iter().flatten().copied().collect();
+        let mut d = vec![0.0f32; n * n];
+        sgemm(
+            n, EMBEDDING, n, &flat, EMBEDDING, 1, &flat, 1, EMBEDDING, 0.0, &mut d, n,
+        );
+        d.iter_mut().for_each(|x| *x = 1.0 - *x);
+        let mut size = vec![1.0f32; n];
         let mut active = vec![true; n];
-        let mut merges = Vec::with_capacity(n.saturating_sub(1));
+        let mut merges = Vec::with_capacity(n - 1);
         let mut chain: Vec<usize> = Vec::new();
         let mut remaining = n;
         while remaining > 1 {
@@ -94,11 +117,7 @@ impl Dendrogram {
             let Some(&a) = chain.last() else { break };
             // Nearest active neighbour of a; ties prefer the previous chain element so the
             // chain cannot cycle.
-            let prev = if chain.len() >= 2 {
-                Some(chain[chain.len() - 2])
-            } else {
-                None
-            };
+            let prev = (chain.len() >= 2).then(|| chain[chain.len() - 2]);
             let (mut best, mut best_d) = match prev {
                 Some(p) => (p, d[a * n + p]),
                 None => (usize::MAX, f32::INFINITY),
@@ -111,16 +130,14 @@ impl Dendrogram {
             }
             if Some(best) == prev {
                 // Reciprocal nearest neighbours: merge b into a (a keeps the slot), with the
-                // Lance–Williams update for Ward.
+                // Lance–Williams update for average linkage.
                 chain.pop();
                 chain.pop();
                 let b = best;
                 let (sa, sb) = (size[a], size[b]);
                 for k in 0..n {
                     if active[k] && k != a && k != b {
-                        let sk = size[k];
-                        let v = ((sa + sk) * d[a * n + k] + (sb + sk) * d[b * n + k] - sk * best_d)
-                            / (sa + sb + sk);
+                        let v = (sa * d[a * n + k] + sb * d[b * n + k]) / (sa + sb);
                         d[a * n + k] = v;
                         d[k * n + a] = v;
                     }
@@ -140,15 +157,25 @@ impl Dendrogram {
     /// Labels `0..k` (in order of each cluster's first item) after cutting to `k` clusters.
     pub fn cut(&self, k: usize) -> Vec<usize> {
         let k = k.clamp(1.min(self.n), self.n);
-        let keep = vec![true; self.n.saturating_sub(k)];
-        self.labels(&keep)
+        self.labels(self.n.saturating_sub(k))
     }
 
-    /// Labels after making the merges whose `keep` flag is set (in merge order; merges past
-    /// the end of `keep` are not made).
-    fn labels(&self, keep: &[bool]) -> Vec<usize> {
+    /// Labels after every merge at an average distance of at most `distance`, then as many
+    /// more as needed to leave at most `max` clusters.
+    pub fn cut_at(&self, distance: f32, max: Option<usize>) -> Vec<usize> {
+        let below = self
+            .merges
+            .iter()
+            .take_while(|m| m.cost <= distance)
+            .count();
+        let needed = max.map_or(0, |m| self.n.saturating_sub(m.max(1)));
+        self.labels(below.max(needed))
+    }
+
+    /// Labels after the first `count` merges.
+    fn labels(&self, count: usize) -> Vec<usize> {
         let mut parent: Vec<usize> = (0..self.n).collect();
-        for (m, _) in self.merges.iter().zip(keep).filter(|(_, &k)| k) {
+        for m in self.merges.iter().take(count) {
             let (ra, rb) = (find(&mut parent, m.a), find(&mut parent, m.b));
             parent[rb] = ra;
         }
@@ -164,60 +191,6 @@ impl Dendrogram {
                 label_of_root[r]
             })
             .collect()
-    }
-
-    /// Labels under [`Stop::Separation`]: replays the merges, skipping those that would join
-    /// two well-separated groups of enough speech (the top `max - 1` of them by cost at most).
-    fn separate(
-        &self,
-        items: &[Embedding],
-        weights: &[f32],
-        ward: f32,
-        distance: f32,
-        min_weight: f32,
-        max: Option<usize>,
-    ) -> Vec<usize> {
-        // Weighted embedding sums and weights of the groups as the tree grows.
-        let mut sum: Vec<Embedding> = items
-            .iter()
-            .zip(weights)
-            .map(|(e, &w)| e.map(|x| x * w))
-            .collect();
-        let mut wsum: Vec<f32> = weights.to_vec();
-        let mut parent: Vec<usize> = (0..self.n).collect();
-        let mut keep = vec![true; self.merges.len()];
-        for (i, m) in self.merges.iter().enumerate() {
-            let (ra, rb) = (find(&mut parent, m.a), find(&mut parent, m.b));
-            let (wa, wb) = (wsum[ra], wsum[rb]);
-            let mut ca = sum[ra];
-            let mut cb = sum[rb];
-            ca.iter_mut().for_each(|x| *x /= wa.max(1e-6));
-            cb.iter_mut().for_each(|x| *x /= wb.max(1e-6));
-            let sq: f32 = ca.iter().zip(&cb).map(|(a, b)| (a - b) * (a - b)).sum();
-            let stat = (wa * wb / (wa + wb).max(1e-6) * sq).sqrt();
-            normalise(&mut ca);
-            normalise(&mut cb);
-            let cos_d = 1.0 - cosine(&ca, &cb);
-            if stat >= ward && cos_d >= distance && wa >= min_weight && wb >= min_weight {
-                keep[i] = false;
-            }
-            // The tree grows either way so later statistics describe the whole subtree.
-            let merged = sum[rb];
-            for (d, x) in sum[ra].iter_mut().zip(merged) {
-                *d += x;
-            }
-            wsum[ra] = wa + wb;
-            parent[rb] = ra;
-        }
-        if let Some(max) = max {
-            // Too many groups: make the cheapest of the skipped merges after all.
-            let mut skipped: Vec<usize> = (0..keep.len()).filter(|&i| !keep[i]).collect();
-            let allowed = max.max(1) - 1;
-            while skipped.len() > allowed {
-                keep[skipped.remove(0)] = true;
-            }
-        }
-        self.labels(&keep)
     }
 }
 
@@ -262,8 +235,8 @@ pub fn nearest(e: &Embedding, cents: &[Embedding]) -> usize {
     best
 }
 
-/// Clusters `items` (with `weights`, e.g. seconds each) and returns `(labels, centroids)`;
-/// labels are `0..k`, numbered in order of first appearance.
+/// Clusters `items` (unit vectors, with `weights`, e.g. seconds each, for the centroids) and
+/// returns `(labels, centroids)`; labels are `0..k`, numbered in order of first appearance.
 pub fn cluster(items: &[Embedding], weights: &[f32], stop: Stop) -> (Vec<usize>, Vec<Embedding>) {
     if items.is_empty() {
         return (Vec::new(), Vec::new());
@@ -273,92 +246,33 @@ pub fn cluster(items: &[Embedding], weights: &[f32], stop: Stop) -> (Vec<usize>,
     let sample: Vec<usize> = (0..items.len()).step_by(step).collect();
     let s_items: Vec<Embedding> = sample.iter().map(|&i| items[i]).collect();
     let s_weights: Vec<f32> = sample.iter().map(|&i| weights[i]).collect();
-    let tree = Dendrogram::build(&s_items, &s_weights);
+    let tree = Dendrogram::build(&s_items);
     let s_labels = match stop {
         Stop::Count(k) => tree.cut(k.max(1)),
-        Stop::Separation {
-            ward,
-            distance,
-            min_weight,
-            max,
-        } => {
-            // The sample carries only part of the total weight: scale the weight floor. The
-            // Ward statistic stays as computed on the sample (each sampled item is as noisy
-            // as any other, so weighting it up would overstate the evidence).
-            let total: f32 = weights.iter().sum();
-            let share = if total > 0.0 {
-                s_weights.iter().sum::<f32>() / total
-            } else {
-                1.0
-            };
-            tree.separate(
-                &s_items,
-                &s_weights,
-                ward,
-                distance,
-                min_weight * share,
-                max,
-            )
-        }
+        Stop::Distance { distance, max } => tree.cut_at(distance, max),
     };
     let k = s_labels.iter().copied().max().map_or(0, |m| m + 1);
-    let mut cents = centroids(&s_items, &s_weights, &s_labels, k);
-    if let Stop::Separation { min_weight, .. } = stop {
-        let total: f32 = weights.iter().sum();
-        let share = if total > 0.0 {
-            s_weights.iter().sum::<f32>() / total
-        } else {
-            1.0
-        };
-        cents = drop_small(&s_items, &s_weights, &s_labels, cents, min_weight * share);
-    }
-    // Nearest-centroid rounds over all items (k-means with cosine similarity) tidy items
-    // that average linkage put early into the wrong branch.
-    let mut labels: Vec<usize> = items.iter().map(|e| nearest(e, &cents)).collect();
-    for _ in 0..REASSIGN_ROUNDS {
-        let k = cents.len();
-        let new_cents = centroids(items, weights, &labels, k);
-        // A centroid that lost every item keeps its old position rather than vanishing.
-        for (c, n) in cents.iter_mut().zip(new_cents) {
-            if n.iter().any(|&x| x != 0.0) {
-                *c = n;
-            }
-        }
-        let new_labels: Vec<usize> = items.iter().map(|e| nearest(e, &cents)).collect();
-        if new_labels == labels {
-            break;
-        }
-        labels = new_labels;
-    }
+    let cents = centroids(&s_items, &s_weights, &s_labels, k);
+    let labels: Vec<usize> = if step == 1 {
+        s_labels
+    } else {
+        items.iter().map(|e| nearest(e, &cents)).collect()
+    };
     renumber(labels, &cents)
 }
 
-/// Folds clusters lighter than `min_weight` into the nearest larger cluster (the heaviest is
-/// kept if all are light) and returns the remaining centroids.
-fn drop_small(
-    items: &[Embedding],
-    weights: &[f32],
-    labels: &[usize],
-    cents: Vec<Embedding>,
-    min_weight: f32,
-) -> Vec<Embedding> {
-    let k = cents.len();
-    let mut mass = vec![0.0f32; k];
-    for (&l, &w) in labels.iter().zip(weights) {
-        mass[l] += w;
+/// Whether `items` (centred embeddings; `raw`: the same items uncentred) are all one voice:
+/// the first split of the tree leaves two groups whose raw mean embeddings are at least
+/// `similarity` alike. Centring a one-speaker recording leaves only the differences between
+/// its sentences, which any distance threshold then splits into "speakers"; uncentred, the
+/// halves of one voice stay nearly identical while different voices do not.
+pub fn one_voice(items: &[Embedding], raw: &[Embedding], weights: &[f32], similarity: f32) -> bool {
+    if items.len() < 2 {
+        return true;
     }
-    let mut keep: Vec<usize> = (0..k).filter(|&c| mass[c] >= min_weight).collect();
-    if keep.is_empty() {
-        if let Some(best) = (0..k).max_by(|&a, &b| mass[a].total_cmp(&mass[b])) {
-            keep.push(best);
-        }
-    }
-    if keep.len() == k {
-        return cents;
-    }
-    let kept: Vec<Embedding> = keep.iter().map(|&c| cents[c]).collect();
-    let relabel: Vec<usize> = items.iter().map(|e| nearest(e, &kept)).collect();
-    centroids(items, weights, &relabel, kept.len())
+    let (halves, _) = cluster(items, weights, Stop::Count(2));
+    let c = centroids(raw, weights, &halves, 2);
+    cosine(&c[0], &c[1]) >= similarity
 }
 
 /// Renumbers labels in order of first appearance and drops empty clusters.
@@ -393,14 +307,14 @@ pub(crate) mod tests {
         }
     }
 
-    /// `k` well-separated speaker directions and noisy items around them (GE2E-like: cosine
-    /// ~0.8 within a speaker, ~0.3 across).
+    /// `k` speaker directions sharing a strong common part, as GE2E voices recorded in one
+    /// room do (raw cosine ~0.92 between speakers).
     pub(crate) fn speakers(k: usize, seed: u64) -> Vec<Embedding> {
         let mut rng = Rng(seed);
         (0..k)
             .map(|_| {
                 let mut v = [0.0f32; EMBEDDING];
-                v.iter_mut().for_each(|x| *x = rng.next() + 0.4);
+                v.iter_mut().for_each(|x| *x = 0.4 * rng.next() + 0.4);
                 normalise(&mut v);
                 v
             })
@@ -414,6 +328,7 @@ pub(crate) mod tests {
         v
     }
 
+    /// Items of speakers `sizes[s]` times each, interleaved, and the true labels.
     fn data(sizes: &[usize], seed: u64) -> (Vec<Embedding>, Vec<usize>) {
         let cs = speakers(sizes.len(), seed);
         let mut rng = Rng(seed * 7 + 1);
@@ -424,7 +339,7 @@ pub(crate) mod tests {
         for i in 0..max {
             for (s, &n) in sizes.iter().enumerate() {
                 if i < n {
-                    items.push(noisy(&cs[s], &mut rng, 0.12));
+                    items.push(noisy(&cs[s], &mut rng, 0.04));
                     truth.push(s);
                 }
             }
@@ -446,24 +361,48 @@ pub(crate) mod tests {
                 == map.len()
     }
 
-    /// Items of 3 s each, as units of speech would be.
-    const SECS: f32 = 3.0;
-
     fn auto(max: Option<usize>) -> Stop {
-        Stop::Separation {
-            ward: 1.0,
-            distance: 0.075,
-            min_weight: 10.0,
-            max,
-        }
+        Stop::Distance { distance: 0.6, max }
+    }
+
+    fn centred(items: &[Embedding]) -> Vec<Embedding> {
+        centre(items, &vec![1.0; items.len()])
     }
 
     #[test]
-    fn separation_finds_the_number_of_speakers() {
+    fn centring_separates_voices_of_one_room() {
+        let (items, truth) = data(&[20, 20], 3);
+        let sim = |v: &[Embedding]| {
+            let (mut same, mut diff) = (Vec::new(), Vec::new());
+            for i in 0..v.len() {
+                for j in i + 1..v.len() {
+                    let s = cosine(&v[i], &v[j]);
+                    if truth[i] == truth[j] {
+                        same.push(s)
+                    } else {
+                        diff.push(s)
+                    }
+                }
+            }
+            let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
+            (mean(&same), mean(&diff))
+        };
+        let (same, diff) = sim(&items);
+        assert!(
+            diff > 0.8,
+            "raw voices of one room are close: {same} {diff}"
+        );
+        let (same, diff) = sim(&centred(&items));
+        assert!(same > 0.3 && diff < -0.3, "centred: {same} {diff}");
+    }
+
+    #[test]
+    fn distance_finds_the_number_of_speakers() {
         for k in 1..=6 {
             let sizes: Vec<usize> = (0..k).map(|i| 8 + 3 * i).collect();
             let (items, truth) = data(&sizes, 3 + k as u64);
-            let w = vec![SECS; items.len()];
+            let items = if k > 1 { centred(&items) } else { items };
+            let w = vec![3.0; items.len()];
             let (labels, cents) = cluster(&items, &w, auto(None));
             assert_eq!(cents.len(), k, "k={k}");
             assert!(purity(&labels, &truth), "k={k}");
@@ -474,16 +413,17 @@ pub(crate) mod tests {
     #[test]
     fn exact_count_and_max_bound() {
         let (items, _) = data(&[30, 25, 20, 15], 11);
-        let w = vec![SECS; items.len()];
+        let items = centred(&items);
+        let w = vec![3.0; items.len()];
         assert_eq!(cluster(&items, &w, Stop::Count(2)).1.len(), 2);
         assert_eq!(cluster(&items, &w, Stop::Count(4)).1.len(), 4);
+        assert_eq!(cluster(&items, &w, Stop::Count(200)).1.len(), items.len());
+        assert_eq!(cluster(&items, &w, auto(None)).1.len(), 4);
         assert_eq!(cluster(&items, &w, auto(Some(3))).1.len(), 3);
         assert_eq!(cluster(&items, &w, auto(Some(1))).1.len(), 1);
-        // A separation nothing reaches yields one speaker.
-        let stop = Stop::Separation {
-            ward: 1e6,
-            distance: 0.075,
-            min_weight: 0.0,
+        // A distance every pair is within yields one speaker.
+        let stop = Stop::Distance {
+            distance: 2.0,
             max: None,
         };
         assert_eq!(cluster(&items, &w, stop).1.len(), 1);
@@ -491,75 +431,54 @@ pub(crate) mod tests {
 
     #[test]
     fn one_voice_stays_one_speaker_however_long() {
-        // 800 items (40 min of units) of one noisy voice: Ward's statistic grows with the
-        // speech, the distance floor keeps it from splitting the voice.
+        // 800 items (40 min of stretches) of one noisy voice: centred, only the noise is
+        // left and the threshold splits it; the uncentred halves show it is one voice.
         let c = speakers(1, 31)[0];
         let mut rng = Rng(5);
-        let items: Vec<Embedding> = (0..800).map(|_| noisy(&c, &mut rng, 0.12)).collect();
-        let w = vec![SECS; items.len()];
-        assert_eq!(cluster(&items, &w, auto(None)).1.len(), 1);
+        let raw: Vec<Embedding> = (0..800).map(|_| noisy(&c, &mut rng, 0.1)).collect();
+        let items = centred(&raw);
+        let w = vec![3.0; items.len()];
+        assert!(cluster(&items, &w, auto(None)).1.len() > 1);
+        assert!(one_voice(&items, &raw, &w, 0.95));
+        // Two similar voices (raw cosine ~0.92) are two.
+        let (raw, _) = data(&[30, 30], 17);
+        let items = centred(&raw);
+        let w = vec![3.0; items.len()];
+        assert!(!one_voice(&items, &raw, &w, 0.95));
     }
 
     #[test]
-    fn light_clusters_are_folded_into_speakers() {
-        let (mut items, _) = data(&[20, 20], 5);
-        // Two outliers far from both speakers form their own group at any sane setting.
-        let mut rng = Rng(99);
-        let odd = speakers(3, 77)[2];
-        items.push(noisy(&odd, &mut rng, 0.05));
-        items.push(noisy(&odd, &mut rng, 0.05));
-        let w = vec![SECS; items.len()];
-        assert_eq!(cluster(&items, &w, auto(None)).1.len(), 2);
-        let stop = Stop::Separation {
-            ward: 1.0,
-            distance: 0.075,
-            min_weight: 0.0,
-            max: None,
-        };
-        assert_eq!(cluster(&items, &w, stop).1.len(), 3);
-    }
-
-    #[test]
-    fn dendrogram_matches_naive_ward() {
+    fn dendrogram_matches_naive_average_linkage() {
         let (items, _) = data(&[6, 5, 4], 21);
-        let w: Vec<f32> = (0..items.len()).map(|i| 1.0 + (i % 3) as f32).collect();
-        let tree = Dendrogram::build(&items, &w);
-        // Naive O(n³) weighted Ward for comparison of merge costs.
-        let mut groups: Vec<(Vec<f32>, f32)> = items
-            .iter()
-            .zip(&w)
-            .map(|(e, &wi)| (e.to_vec(), wi))
-            .collect();
+        let items = centred(&items);
+        let tree = Dendrogram::build(&items);
+        // Naive O(n³) average linkage (UPGMA) for comparison of merge costs.
+        let mut groups: Vec<Vec<usize>> = (0..items.len()).map(|i| vec![i]).collect();
         let mut costs = Vec::new();
         while groups.len() > 1 {
             let mut best = (0, 1, f32::INFINITY);
             for a in 0..groups.len() {
                 for b in a + 1..groups.len() {
-                    let (ca, wa) = &groups[a];
-                    let (cb, wb) = &groups[b];
-                    let sq: f32 = ca.iter().zip(cb).map(|(x, y)| (x - y) * (x - y)).sum();
-                    let cost = wa * wb / (wa + wb) * sq;
+                    let mut sum = 0.0;
+                    for &i in &groups[a] {
+                        for &j in &groups[b] {
+                            sum += 1.0 - cosine(&items[i], &items[j]);
+                        }
+                    }
+                    let cost = sum / (groups[a].len() * groups[b].len()) as f32;
                     if cost < best.2 {
                         best = (a, b, cost);
                     }
                 }
             }
-            let (cb, wb) = groups.remove(best.1);
-            let (ca, wa) = &mut groups[best.0];
-            for (x, y) in ca.iter_mut().zip(&cb) {
-                *x = (*x * *wa + y * wb) / (*wa + wb);
-            }
-            *wa += wb;
+            let gb = groups.remove(best.1);
+            groups[best.0].extend(gb);
             costs.push(best.2);
         }
         costs.sort_by(f32::total_cmp);
+        assert_eq!(tree.merges.len(), costs.len());
         for (m, c) in tree.merges.iter().zip(&costs) {
-            assert!(
-                (m.cost - c).abs() < 1e-4 * c.max(1.0),
-                "{} vs {}",
-                m.cost,
-                c
-            );
+            assert!((m.cost - c).abs() < 1e-4, "{} vs {}", m.cost, c);
         }
     }
 
@@ -568,7 +487,8 @@ pub(crate) mod tests {
         let sizes = [1500, 1200, 900];
         let (items, truth) = data(&sizes, 8);
         assert!(items.len() > MAX_AHC_ITEMS);
-        let w = vec![SECS; items.len()];
+        let items = centred(&items);
+        let w = vec![3.0; items.len()];
         let (labels, cents) = cluster(&items, &w, auto(None));
         assert_eq!(cents.len(), 3);
         assert!(purity(&labels, &truth));

@@ -333,7 +333,7 @@ fn tanh(x: f32) -> f32 {
 
 /// `C (m×n) = α A (m×k) · B (k×n) + β C` with row-major `C` and strided `A`, `B`.
 #[allow(clippy::too_many_arguments)]
-fn sgemm(
+pub(super) fn sgemm(
     m: usize,
     k: usize,
     n: usize,

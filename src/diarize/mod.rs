@@ -2,12 +2,22 @@
 //! from VAD and returns [`SpeakerTurn`]s labelled `SpeakerId(1)`, `SpeakerId(2)`, … in order
 //! of first appearance.
 //!
-//! Pipeline: 1.6 s windows every [`DiarizeConfig::hop`] inside each speech span → GE2E speaker
-//! embeddings ([`Encoder`], resemblyzer's model; weights converted by
-//! [`convert_resemblyzer`]) → average-linkage clustering on cosine distance (threshold, or
-//! the exact count when given) → per-span Viterbi over 10 ms frames with a switch penalty,
-//! speaker changes moved into the nearest pause, and fragments absorbed. [`der`] scores a
-//! result against a reference for tests and measurements.
+//! Pipeline:
+//! 1. Embeddings: 1.6 s windows every [`DiarizeConfig::hop`] over each speech region → GE2E
+//!    speaker embeddings ([`Encoder`], resemblyzer's model; weights converted by
+//!    [`convert_resemblyzer`]), centred on the recording's mean embedding (what every voice in
+//!    the room shares; see `cluster`).
+//! 2. Stretches of one voice: the windows are over-clustered into many tight groups, and a
+//!    Viterbi pass over 10 ms frames labels the speech with them; runs of one group, joined
+//!    across pauses shorter than [`MAX_JOIN_PAUSE`], are stretches of one voice.
+//! 3. Speakers: stretches with at least [`MIN_STRETCH`] of speech (long enough for a stable
+//!    embedding, and clear of the mixed windows around quick exchanges) are clustered with
+//!    average linkage at [`DiarizeConfig::threshold`], or cut at the exact count when given.
+//! 4. Turns: Viterbi again with the speakers' centroids, speaker changes moved into the nearest
+//!    pause, fragments absorbed, centroids re-estimated from the speech each speaker won; a
+//!    speaker's turns separated by less than [`MAX_JOIN_PAUSE`] are joined.
+//!
+//! [`der`] scores a result against a reference for tests and measurements.
 
 mod cluster;
 pub mod der;
@@ -28,35 +38,44 @@ pub use weights::convert_resemblyzer;
 
 use cluster::Stop;
 use encoder::{FRAME_MS, PARTIAL_FRAMES};
-use weights::MEL_BANDS;
+use weights::{EMBEDDING, MEL_BANDS};
 
 /// Embedding window: resemblyzer's partial-utterance length, what GE2E was trained on.
 pub const DEFAULT_WINDOW: Ms = Ms(PARTIAL_FRAMES as u64 * FRAME_MS);
 /// Step between windows: half a window (cost grows as window / hop).
 pub const DEFAULT_HOP: Ms = Ms(800);
-/// Ward separation `sqrt(wA·wB/(wA+wB))·|cA−cB|` (w in seconds of speech, c mean unit
-/// embeddings) above which two groups are different speakers: the difference between their
-/// voices must be large relative to how much speech backs it.
-pub const DEFAULT_THRESHOLD: f32 = 1.0;
-/// Two speakers' mean embeddings differ by at least this cosine distance; below it even a
-/// well-supported difference is one voice in two moods (or rooms).
-pub const DEFAULT_MIN_DISTANCE: f32 = 0.075;
-/// Speech a cluster needs before it counts as a speaker; smaller ones are outliers (noise,
-/// laughter, a clipped word) and join the nearest speaker.
+/// Average cosine distance between centred embeddings above which two groups of stretches
+/// are different speakers. On the development meetings a speaker's stretches are about 0.2
+/// apart and different speakers about 1.2; the hardest pairs of voices meet around 0.5–0.6.
+pub const DEFAULT_THRESHOLD: f32 = 0.6;
+/// Speech a speaker needs to win in the final labelling; smaller ones were outliers (noise,
+/// laughter, a clipped word) and join their neighbours.
 pub const DEFAULT_MIN_SPEAKER: Ms = Ms(3000);
 /// Turns shorter than this join a neighbouring turn of the same speech span.
 pub const DEFAULT_MIN_TURN: Ms = Ms(500);
 /// Cost of a speaker change in Viterbi, in (cosine similarity × seconds): a change needs
 /// about this much accumulated evidence (e.g. 0.1 better for 3 s).
 pub const DEFAULT_SWITCH_PENALTY: f32 = 0.3;
+/// Speech a stretch of one voice needs to take part in finding the speakers. Shorter ones
+/// (a "はい", a name called, a chorus of "異議なし") give embeddings that mix voices or drift
+/// with their length; they are still labelled with the nearest speaker.
+pub const MIN_STRETCH: Ms = Ms(3000);
+/// A pause shorter than this does not end a turn: stretches of one voice continue across it,
+/// and a speaker's turns this close are joined (as a listener, and RTTM references, count
+/// the breath between two sentences as part of the turn).
+pub const MAX_JOIN_PAUSE: Ms = Ms(1000);
 
-/// Units shorter than this are too noisy to shape the clusters (GE2E embeddings of short
-/// stretches drift with their length); they are still labelled with the nearest speaker.
-const MIN_CLUSTER_UNIT: Ms = Ms(1000);
-/// A pause is at least this many quiet frames (120 ms) inside a speech region.
-const MIN_PAUSE_FRAMES: usize = 12;
-/// Where the pause level sits between the quiet floor and the speech level (log energy).
-const PAUSE_FRACTION: f32 = 0.3;
+/// Average cosine distance within the tight groups of windows used to find stretches of
+/// one voice (strict enough that a group never holds two voices).
+const SEED_DISTANCE: f32 = 0.6;
+/// Windows a tight group needs to be used (smaller ones are stray windows).
+const MIN_SEED_WINDOWS: usize = 3;
+/// Cosine similarity of raw (uncentred) mean embeddings above which the two halves of the
+/// first split are one voice (see `cluster::one_voice`). Measured: one voice's halves 0.976 and
+/// up, the most similar pair of different voices 0.94, the first split of a meeting ≤ 0.77.
+const ONE_VOICE: f32 = 0.95;
+/// Windows shorter than this (in short speech regions) count less in Viterbi.
+const RELIABLE_WINDOW: Ms = Ms(1000);
 /// Label → drop outlier speakers → re-estimate centroids, at most this many times.
 const RESEGMENT_ROUNDS: usize = 3;
 /// How far a speaker change may move to reach a pause.
@@ -116,12 +135,10 @@ pub struct DiarizeConfig {
     pub window: Ms,
     /// Step between windows.
     pub hop: Ms,
-    /// Ward separation (see [`DEFAULT_THRESHOLD`]) above which two groups of speech are
-    /// different speakers.
+    /// Average cosine distance (see [`DEFAULT_THRESHOLD`]) above which two groups of speech
+    /// are different speakers; lower finds more speakers.
     pub threshold: f32,
-    /// Smallest cosine distance between two speakers' mean embeddings.
-    pub min_distance: f32,
-    /// Speech a cluster needs to count as a speaker.
+    /// Speech a speaker needs to win to count as one.
     pub min_speaker: Ms,
     /// Shortest turn kept inside a speech span.
     pub min_turn: Ms,
@@ -139,7 +156,6 @@ impl Default for DiarizeConfig {
             window: DEFAULT_WINDOW,
             hop: DEFAULT_HOP,
             threshold: DEFAULT_THRESHOLD,
-            min_distance: DEFAULT_MIN_DISTANCE,
             min_speaker: DEFAULT_MIN_SPEAKER,
             min_turn: DEFAULT_MIN_TURN,
             switch_penalty: DEFAULT_SWITCH_PENALTY,
@@ -177,14 +193,11 @@ impl DiarizeConfig {
                 "must be 10 ms up to the window length",
             );
         }
-        if !(self.threshold > 0.0 && self.threshold.is_finite()) {
-            return bad("threshold", self.threshold.to_string(), "must be > 0");
-        }
-        if !(0.0..2.0).contains(&self.min_distance) {
+        if !(self.threshold > 0.0 && self.threshold < 2.0) {
             return bad(
-                "min_distance",
-                self.min_distance.to_string(),
-                "cosine distance must be in [0, 2)",
+                "threshold",
+                self.threshold.to_string(),
+                "cosine distance must be in (0, 2)",
             );
         }
         if !(self.switch_penalty >= 0.0 && self.switch_penalty.is_finite()) {
@@ -213,23 +226,19 @@ struct Region {
     frames: usize,
 }
 
-/// A stretch of a region between pauses: the unit that gets one speaker unless the
-/// Viterbi pass finds a change inside it. Frames relative to its region.
-struct Unit {
-    region: usize,
-    start: usize,
-    end: usize,
-}
-
 /// One embedding window, in frames relative to its region.
 struct Window {
-    unit: usize,
+    region: usize,
     start: usize,
     len: usize,
 }
 
-/// Diarizes `pcm` within the `speech` spans. Turns are sorted, do not overlap, lie inside
-/// the speech spans, and are numbered from `SpeakerId(1)` in order of first appearance.
+/// Speaker runs `(start, end, label)` of each region, frames relative to the region.
+type Runs = Vec<Vec<(usize, usize, usize)>>;
+
+/// Diarizes `pcm` within the `speech` spans. Turns are sorted, do not overlap, cover the
+/// speech spans (a speaker's turn also covers pauses shorter than [`MAX_JOIN_PAUSE`] inside
+/// it), and are numbered from `SpeakerId(1)` in order of first appearance.
 pub fn run(
     pcm: &Pcm16kMono,
     speech: &[Span],
@@ -247,146 +256,109 @@ pub fn run(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let window_frames = (cfg.window.0 / FRAME_MS) as usize;
     let hop_frames = (cfg.hop.0 / FRAME_MS).max(1) as usize;
-
-    // Pauses inside speech regions split them into units.
+    let windows: Vec<Window> = regions
+        .iter()
+        .enumerate()
+        .flat_map(|(r, reg)| {
+            window_starts(reg.frames, window_frames, hop_frames).map(move |(start, len)| Window {
+                region: r,
+                start,
+                len,
+            })
+        })
+        .collect();
+    let raw = embed_windows(pcm, encoder, &regions, &windows, threads, progress);
+    let secs: Vec<f32> = windows.iter().map(|w| frames_to_secs(w.len)).collect();
+    let centred = cluster::centre(&raw, &secs);
     let energy: Vec<Vec<f32>> = regions
         .iter()
         .map(|r| frame_energy(pcm.samples(), r.first, r.frames))
         .collect();
-    let pause_level = pause_level(&energy);
-    let units: Vec<Unit> = regions
-        .iter()
-        .enumerate()
-        .flat_map(|(r, reg)| {
-            split_at_pauses(&energy[r], pause_level, MIN_PAUSE_FRAMES)
-                .into_iter()
-                .map(move |(start, end)| Unit {
-                    region: r,
-                    start,
-                    end,
-                })
-                .filter(move |u| u.end > u.start && u.end <= reg.frames)
-        })
-        .collect();
-    let windows: Vec<Window> = units
-        .iter()
-        .enumerate()
-        .flat_map(|(u, unit)| {
-            window_starts(unit.end - unit.start, window_frames, hop_frames).map(
-                move |(start, len)| Window {
-                    unit: u,
-                    start: unit.start + start,
-                    len,
-                },
-            )
-        })
-        .collect();
+    let seg = Segmenter {
+        regions: &regions,
+        windows: &windows,
+        embeddings: &centred,
+        energy: &energy,
+        penalty_per_frame: cfg.switch_penalty * 1000.0 / FRAME_MS as f32,
+        min_turn_frames: ms_to_frames(cfg.min_turn),
+        reliable_frames: ms_to_frames(RELIABLE_WINDOW),
+    };
 
-    // Embeddings, a group of regions at a time so only their mel frames are in memory.
-    let total_ms: u64 = regions.iter().map(|r| r.span.len().0).sum();
-    progress.start("diarize", total_ms);
-    let mut embeddings: Vec<Embedding> = Vec::with_capacity(windows.len());
-    let mut done_ms = 0;
-    let mut w0 = 0;
-    while w0 < windows.len() {
-        let r0 = units[windows[w0].unit].region;
-        let mut w1 = w0;
-        let mut r1 = r0;
-        // Whole regions per group, at least EMBED_GROUP windows unless the input ends.
-        while w1 < windows.len() && (w1 - w0 < EMBED_GROUP || units[windows[w1].unit].region == r1)
-        {
-            r1 = units[windows[w1].unit].region;
-            w1 += 1;
-        }
-        let mels: Vec<Vec<f32>> = regions[r0..=r1]
-            .iter()
-            .map(|r| encoder.mel_frames(pcm.samples(), r.first, r.frames))
-            .collect();
-        let slices: Vec<&[f32]> = windows[w0..w1]
-            .iter()
-            .map(|w| {
-                &mels[units[w.unit].region - r0][w.start * MEL_BANDS..(w.start + w.len) * MEL_BANDS]
-            })
-            .collect();
-        embeddings.extend(encoder.embed(&slices, threads));
-        done_ms += regions[r0..=r1].iter().map(|r| r.span.len().0).sum::<u64>();
-        progress.set(done_ms.min(total_ms));
-        w0 = w1;
+    // Stretches of one voice, from tight groups of windows.
+    let seed_stop = Stop::Distance {
+        distance: SEED_DISTANCE,
+        max: None,
+    };
+    let (labels, groups) = cluster::cluster(&centred, &secs, seed_stop);
+    let mut size = vec![0usize; groups.len()];
+    labels.iter().for_each(|&l| size[l] += 1);
+    let mut seeds: Vec<Embedding> = groups
+        .iter()
+        .zip(&size)
+        .filter(|(_, &n)| n >= MIN_SEED_WINDOWS)
+        .map(|(g, _)| *g)
+        .collect();
+    if seeds.is_empty() {
+        seeds = groups;
+    }
+    let seed_runs = seg.label(&seeds);
+    let join = ms_to_frames(MAX_JOIN_PAUSE);
+    let mut stretches = seg.stretches(&seed_runs, join, ms_to_frames(MIN_STRETCH));
+    if stretches.is_empty() {
+        // A short recording: every stretch has to do.
+        stretches = seg.stretches(&seed_runs, join, 1);
     }
 
-    // One embedding per unit: the length-weighted mean of its windows.
-    let mut unit_emb = vec![[0.0f32; weights::EMBEDDING]; units.len()];
-    for (w, e) in windows.iter().zip(&embeddings) {
-        for (d, x) in unit_emb[w.unit].iter_mut().zip(e) {
-            *d += w.len as f32 * x;
+    // Speakers: clusters of stretches.
+    let mean_of = |embs: &[Embedding], ws: &[usize]| {
+        let mut v = [0.0f32; EMBEDDING];
+        for &w in ws {
+            for (d, x) in v.iter_mut().zip(&embs[w]) {
+                *d += secs[w] * x;
+            }
         }
-    }
-    unit_emb.iter_mut().for_each(|v| cluster::normalise(v));
-    let unit_secs: Vec<f32> = units
+        cluster::normalise(&mut v);
+        v
+    };
+    let items: Vec<Embedding> = stretches.iter().map(|s| mean_of(&centred, s)).collect();
+    let item_secs: Vec<f32> = stretches
         .iter()
-        .map(|u| (u.end - u.start) as f32 * FRAME_MS as f32 / 1000.0)
+        .map(|s| s.iter().map(|&w| secs[w]).sum())
         .collect();
-
-    // DEVDUMP-BEGIN
-    if let Some(dir) = std::env::var_os("GIJIROKU_DIARIZE_DUMP") {
-        let mut out = String::new();
-        for (w, e) in windows.iter().zip(&embeddings) {
-            let u = &units[w.unit];
-            let r = &regions[u.region];
-            out.push_str(&format!("{}\t{}\t{}\t{}\t{}\t{}", u.region, w.unit, (r.first + u.start) * 10, (r.first + u.end) * 10, (r.first + w.start) * 10, (r.first + w.start + w.len) * 10));
-            for x in e { out.push_str(&format!("\t{x:.6}")); }
-            out.push('\n');
-        }
-        let _ = std::fs::write(std::path::Path::new(&dir), out);
-    }
-    // DEVDUMP-END
-    // Clustering on the units long enough to be reliable.
-    let min_frames = (MIN_CLUSTER_UNIT.0 / FRAME_MS) as usize;
-    let mut chosen: Vec<usize> = (0..units.len())
-        .filter(|&i| units[i].end - units[i].start >= min_frames)
-        .collect();
-    if chosen.is_empty() {
-        chosen = (0..units.len()).collect();
-    }
-    let items: Vec<Embedding> = chosen.iter().map(|&i| unit_emb[i]).collect();
-    let item_w: Vec<f32> = chosen.iter().map(|&i| unit_secs[i]).collect();
     let stop = match cfg.speakers {
         Some(k) => Stop::Count(k),
-        None => Stop::Separation {
-            ward: cfg.threshold,
-            distance: cfg.min_distance,
-            min_weight: cfg.min_speaker.as_secs_f64() as f32,
+        None => Stop::Distance {
+            distance: cfg.threshold,
             max: cfg.max_speakers,
         },
     };
-    let (_, mut cents) = cluster::cluster(&items, &item_w, stop);
+    let (_, mut cents) = cluster::cluster(&items, &item_secs, stop);
+    if cfg.speakers.is_none() && cents.len() > 1 {
+        let raw_items: Vec<Embedding> = stretches.iter().map(|s| mean_of(&raw, s)).collect();
+        if cluster::one_voice(&items, &raw_items, &item_secs, ONE_VOICE) {
+            cents = cluster::centroids(&items, &item_secs, &vec![0; items.len()], 1);
+        }
+    }
+    if cents.is_empty() {
+        cents = cluster::centroids(&centred, &secs, &vec![0; centred.len()], 1);
+    }
     tracing::debug!(
-        units = units.len(),
         windows = windows.len(),
-        clustered = items.len(),
+        seeds = seeds.len(),
+        stretches = items.len(),
         speakers = cents.len(),
         "diarize clusters"
     );
 
-    let seg = Segmenter {
-        regions: &regions,
-        units: &units,
-        windows: &windows,
-        embeddings: &embeddings,
-        energy: &energy,
-        penalty_per_frame: cfg.switch_penalty * 1000.0 / FRAME_MS as f32,
-        min_turn_frames: (cfg.min_turn.0 / FRAME_MS) as usize,
-        reliable_frames: min_frames,
-    };
     // Resegmentation: speakers that win too little speech once turns are smoothed were
     // outliers; the others' centroids are re-estimated from the windows they won.
+    let min_frames = if cfg.speakers.is_some() {
+        0
+    } else {
+        ms_to_frames(cfg.min_speaker)
+    };
     let mut runs = seg.label(&cents);
     for _ in 0..RESEGMENT_ROUNDS {
-        let min_frames = if cfg.speakers.is_some() {
-            0
-        } else {
-            (cfg.min_speaker.0 / FRAME_MS) as usize
-        };
         let refined = seg.refit(&runs, cents.len(), min_frames);
         if refined.is_empty() || refined == cents {
             break;
@@ -411,43 +383,88 @@ pub fn run(
         }
     }
     progress.finish();
-    Ok(number_by_appearance(turns))
+    Ok(number_by_appearance(turns, MAX_JOIN_PAUSE))
+}
+
+fn ms_to_frames(t: Ms) -> usize {
+    (t.0 / FRAME_MS) as usize
+}
+
+fn frames_to_secs(frames: usize) -> f32 {
+    frames as f32 * FRAME_MS as f32 / 1000.0
+}
+
+/// GE2E embeddings of `windows`, a group of whole regions at a time so only their mel
+/// frames are in memory.
+fn embed_windows(
+    pcm: &Pcm16kMono,
+    encoder: &Encoder,
+    regions: &[Region],
+    windows: &[Window],
+    threads: usize,
+    progress: &dyn Progress,
+) -> Vec<Embedding> {
+    let total_ms: u64 = regions.iter().map(|r| r.span.len().0).sum();
+    progress.start("diarize", total_ms);
+    let mut embeddings: Vec<Embedding> = Vec::with_capacity(windows.len());
+    let mut done_ms = 0;
+    let mut w0 = 0;
+    while w0 < windows.len() {
+        let r0 = windows[w0].region;
+        let mut w1 = w0;
+        let mut r1 = r0;
+        // Whole regions per group, at least EMBED_GROUP windows unless the input ends.
+        while w1 < windows.len() && (w1 - w0 < EMBED_GROUP || windows[w1].region == r1) {
+            r1 = windows[w1].region;
+            w1 += 1;
+        }
+        let mels: Vec<Vec<f32>> = regions[r0..=r1]
+            .iter()
+            .map(|r| encoder.mel_frames(pcm.samples(), r.first, r.frames))
+            .collect();
+        let slices: Vec<&[f32]> = windows[w0..w1]
+            .iter()
+            .map(|w| &mels[w.region - r0][w.start * MEL_BANDS..(w.start + w.len) * MEL_BANDS])
+            .collect();
+        embeddings.extend(encoder.embed(&slices, threads));
+        done_ms += regions[r0..=r1].iter().map(|r| r.span.len().0).sum::<u64>();
+        progress.set(done_ms.min(total_ms));
+        w0 = w1;
+    }
+    embeddings
 }
 
 /// Everything the labelling passes need, computed once.
 struct Segmenter<'a> {
     regions: &'a [Region],
-    units: &'a [Unit],
     windows: &'a [Window],
+    /// Centred window embeddings.
     embeddings: &'a [Embedding],
     energy: &'a [Vec<f32>],
     penalty_per_frame: f32,
     min_turn_frames: usize,
-    /// Units at least this long count with full weight in Viterbi.
+    /// Windows at least this long count with full weight in Viterbi.
     reliable_frames: usize,
 }
 
 impl Segmenter<'_> {
-    /// Speaker runs `(start, end, label)` per region (frames relative to the region):
-    /// Viterbi over the region's frames with the window scores, so a change without a pause
-    /// is still found and short stretches (weighted down) follow their neighbours unless
-    /// their evidence is strong; changes then move into the nearest pause.
-    fn label(&self, cents: &[Embedding]) -> Vec<Vec<(usize, usize, usize)>> {
+    /// Speaker runs per region: Viterbi over the region's frames with the window scores, so
+    /// a change without a pause is still found and short regions (weighted down) follow the
+    /// strongest evidence; changes then move into the nearest pause.
+    fn label(&self, cents: &[Embedding]) -> Runs {
         let k = cents.len();
-        let reach = (SNAP_REACH.0 / FRAME_MS) as usize;
+        let reach = ms_to_frames(SNAP_REACH);
         let mut out = Vec::with_capacity(self.regions.len());
         let mut w = 0;
         for (r, reg) in self.regions.iter().enumerate() {
             let start = w;
-            while w < self.windows.len() && self.units[self.windows[w].unit].region == r {
+            while w < self.windows.len() && self.windows[w].region == r {
                 w += 1;
             }
             let spans: Vec<(usize, usize, f32)> = self.windows[start..w]
                 .iter()
                 .map(|x| {
-                    let unit = &self.units[x.unit];
-                    let reliability =
-                        ((unit.end - unit.start) as f32 / self.reliable_frames as f32).min(1.0);
+                    let reliability = (x.len as f32 / self.reliable_frames as f32).min(1.0);
                     (x.start, x.len, reliability)
                 })
                 .collect();
@@ -463,25 +480,25 @@ impl Segmenter<'_> {
         out
     }
 
+    /// The window at the centre of each run, by window: `(region, frame)` of its centre.
+    fn centre(&self, w: usize) -> (usize, usize) {
+        let x = &self.windows[w];
+        (x.region, x.start + x.len / 2)
+    }
+
     /// New centroids from the windows each speaker won (by the label at the window's
     /// centre), dropping speakers that won less than `min_frames` in total.
-    fn refit(
-        &self,
-        runs: &[Vec<(usize, usize, usize)>],
-        k: usize,
-        min_frames: usize,
-    ) -> Vec<Embedding> {
+    fn refit(&self, runs: &Runs, k: usize, min_frames: usize) -> Vec<Embedding> {
         let mut mass = vec![0usize; k];
         for &(s, e, l) in runs.iter().flatten() {
             mass[l] += e - s;
         }
-        let mut sums = vec![[0.0f32; weights::EMBEDDING]; k];
-        for (win, emb) in self.windows.iter().zip(self.embeddings) {
-            let r = self.units[win.unit].region;
-            let centre = win.start + win.len / 2;
+        let mut sums = vec![[0.0f32; EMBEDDING]; k];
+        for (w, emb) in self.embeddings.iter().enumerate() {
+            let (r, centre) = self.centre(w);
             if let Some(&(_, _, l)) = runs[r].iter().find(|&&(s, e, _)| s <= centre && centre < e) {
                 for (d, x) in sums[l].iter_mut().zip(emb) {
-                    *d += win.len as f32 * x;
+                    *d += self.windows[w].len as f32 * x;
                 }
             }
         }
@@ -495,6 +512,68 @@ impl Segmenter<'_> {
             .filter(|v| v.iter().any(|&x| x != 0.0))
             .collect()
     }
+
+    /// Stretches of one label, joined across gaps of at most `join` frames, with at least
+    /// `min_frames` of speech: the windows whose centres lie in each (stretches without a
+    /// window are left out).
+    fn stretches(&self, runs: &Runs, join: usize, min_frames: usize) -> Vec<Vec<usize>> {
+        let global: Vec<(usize, usize, usize)> = runs
+            .iter()
+            .zip(self.regions)
+            .flat_map(|(rr, reg)| {
+                rr.iter()
+                    .map(|&(s, e, l)| (reg.first + s, reg.first + e, l))
+            })
+            .collect();
+        let joined = join_runs(&global, join);
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); joined.len()];
+        for w in 0..self.windows.len() {
+            let (r, c) = self.centre(w);
+            let t = self.regions[r].first + c;
+            // The last stretch starting at or before t contains it (stretches tile the speech).
+            let i = joined.partition_point(|j| j.start <= t);
+            if i > 0 && t < joined[i - 1].end {
+                members[i - 1].push(w);
+            }
+        }
+        joined
+            .iter()
+            .zip(members)
+            .filter(|(j, m)| j.speech >= min_frames && !m.is_empty())
+            .map(|(_, m)| m)
+            .collect()
+    }
+}
+
+/// A run of one label over possibly several speech regions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Joined {
+    start: usize,
+    end: usize,
+    /// Frames of speech in it (the gaps between regions not counted).
+    speech: usize,
+    label: usize,
+}
+
+/// Joins consecutive `(start, end, label)` runs (sorted, not overlapping) of the same label
+/// whose gap is at most `join` frames.
+fn join_runs(runs: &[(usize, usize, usize)], join: usize) -> Vec<Joined> {
+    let mut out: Vec<Joined> = Vec::new();
+    for &(s, e, label) in runs {
+        match out.last_mut() {
+            Some(j) if j.label == label && s <= j.end + join => {
+                j.end = e;
+                j.speech += e - s;
+            }
+            _ => out.push(Joined {
+                start: s,
+                end: e,
+                speech: e - s,
+                label,
+            }),
+        }
+    }
+    out
 }
 
 /// Sorted, merged, clipped speech spans on the frame grid.
@@ -560,52 +639,9 @@ fn frame_energy(samples: &[f32], first: usize, frames: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Log energy below which a frame inside speech counts as a pause: a fixed fraction of
-/// the way from the quiet floor (5th percentile) to the speech level (95th percentile) of
-/// all speech-region frames, so it follows the recording's noise and loudness.
-fn pause_level(energy: &[Vec<f32>]) -> f32 {
-    let mut all: Vec<f32> = energy.iter().flatten().copied().collect();
-    if all.is_empty() {
-        return f32::NEG_INFINITY;
-    }
-    all.sort_by(f32::total_cmp);
-    let floor = all[all.len() * 5 / 100];
-    let peak = all[(all.len() * 95 / 100).min(all.len() - 1)];
-    floor + PAUSE_FRACTION * (peak - floor)
-}
-
-/// Splits a region at runs of at least `min_pause` frames below `level`; the pause goes
-/// half to each side so units tile the region.
-fn split_at_pauses(energy: &[f32], level: f32, min_pause: usize) -> Vec<(usize, usize)> {
-    let n = energy.len();
-    let mut cuts = Vec::new();
-    let mut t = 0;
-    while t < n {
-        if energy[t] < level {
-            let s = t;
-            while t < n && energy[t] < level {
-                t += 1;
-            }
-            // Pauses touching the region edges are not between two stretches of speech.
-            if t - s >= min_pause && s > 0 && t < n {
-                cuts.push((s + t) / 2);
-            }
-        } else {
-            t += 1;
-        }
-    }
-    let mut out = Vec::with_capacity(cuts.len() + 1);
-    let mut prev = 0;
-    for c in cuts {
-        out.push((prev, c));
-        prev = c;
-    }
-    out.push((prev, n));
-    out
-}
-
-/// Merges touching same-speaker turns and renumbers speakers 1, 2, … by first appearance.
-fn number_by_appearance(mut turns: Vec<SpeakerTurn>) -> Vec<SpeakerTurn> {
+/// Renumbers speakers 1, 2, … by first appearance and joins a speaker's consecutive turns
+/// when they touch or the pause between them is at most `join`.
+fn number_by_appearance(mut turns: Vec<SpeakerTurn>, join: Ms) -> Vec<SpeakerTurn> {
     turns.sort_by_key(|t| t.span.start);
     let mut ids: Vec<u32> = Vec::new();
     let mut out: Vec<SpeakerTurn> = Vec::with_capacity(turns.len());
@@ -619,7 +655,9 @@ fn number_by_appearance(mut turns: Vec<SpeakerTurn>) -> Vec<SpeakerTurn> {
         };
         let speaker = SpeakerId(id as u32 + 1);
         match out.last_mut() {
-            Some(last) if last.speaker == speaker && last.span.end >= t.span.start => {
+            Some(last)
+                if last.speaker == speaker && Ms(last.span.end.0 + join.0) >= t.span.start =>
+            {
                 last.span.end = last.span.end.max(t.span.end);
             }
             _ => out.push(SpeakerTurn {
@@ -629,4 +667,92 @@ fn number_by_appearance(mut turns: Vec<SpeakerTurn>) -> Vec<SpeakerTurn> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turn(s: u64, e: u64, id: u32) -> SpeakerTurn {
+        SpeakerTurn {
+            span: Span::new(Ms(s), Ms(e)),
+            speaker: SpeakerId(id),
+        }
+    }
+
+    #[test]
+    fn runs_of_one_label_join_across_short_gaps() {
+        let runs = [
+            (0, 100, 0),
+            (100, 150, 1),
+            (200, 400, 1), // 50-frame gap: joined
+            (600, 700, 1), // 200-frame gap: a new stretch
+            (700, 720, 0),
+        ];
+        let j = join_runs(&runs, 100);
+        let spans: Vec<(usize, usize, usize, usize)> = j
+            .iter()
+            .map(|j| (j.start, j.end, j.speech, j.label))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (0, 100, 100, 0),
+                (100, 400, 250, 1),
+                (600, 700, 100, 1),
+                (700, 720, 20, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn numbering_by_appearance_joins_a_speakers_short_pauses() {
+        // Labels as clustering left them: 7 speaks first, then 3.
+        let turns = vec![
+            turn(0, 1_000, 7),
+            turn(1_800, 3_000, 7), // 0.8 s pause: same turn
+            turn(3_000, 4_000, 3),
+            turn(5_200, 6_000, 3), // 1.2 s pause: a new turn
+            turn(6_500, 7_000, 7),
+            turn(9_000, 9_500, 7), // 2 s pause: a new turn
+        ];
+        let out = number_by_appearance(turns, Ms(1000));
+        assert_eq!(
+            out,
+            [
+                turn(0, 3_000, 1),
+                turn(3_000, 4_000, 2),
+                turn(5_200, 6_000, 2),
+                turn(6_500, 7_000, 1),
+                turn(9_000, 9_500, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn window_starts_cover_the_region() {
+        let w: Vec<_> = window_starts(400, 160, 80).collect();
+        assert_eq!(w, [(0, 160), (80, 160), (160, 160), (240, 160)]);
+        let w: Vec<_> = window_starts(100, 160, 80).collect();
+        assert_eq!(w, [(0, 100)]);
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        assert!(DiarizeConfig::default().validate().is_ok());
+        let bad = |c: DiarizeConfig| c.validate().is_err();
+        assert!(bad(DiarizeConfig {
+            threshold: 0.0,
+            ..DiarizeConfig::default()
+        }));
+        assert!(bad(DiarizeConfig {
+            threshold: 2.0,
+            ..DiarizeConfig::default()
+        }));
+        assert!(bad(DiarizeConfig {
+            speakers: Some(4),
+            max_speakers: Some(3),
+            ..DiarizeConfig::default()
+        }));
+    }
 }

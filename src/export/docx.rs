@@ -551,8 +551,14 @@ mod tests {
     fn marks_show_as_stars_with_a_count() {
         let (mut m, t) = test_data::minutes();
         // ただいまから総務常任委員会を開会します。…: mark 総務 and 開会.
-        m.turns[0].marks = vec![Mark { start: 6, end: 8 }, Mark { start: 13, end: 15 }];
-        m.turns[1].marks = vec![Mark { start: 0, end: 4 }, Mark { start: 900, end: 901 }];
+        m.turns[0].marks = vec![Mark { start: 6, end: 8 }, Mark { start: 14, end: 16 }];
+        m.turns[1].marks = vec![
+            Mark { start: 0, end: 4 },
+            Mark {
+                start: 900,
+                end: 901,
+            },
+        ];
         let mut out = Vec::new();
         write(&m, &t, Format::Docx, &mut out).unwrap();
         let doc = part(&out, "word/document.xml");
@@ -576,7 +582,11 @@ mod tests {
         let text = plain_text(&doc);
         assert!(!text.contains('★'), "{text}");
         assert!(text.contains("黄色のマーカーは音声認識の確度が低い箇所です（3箇所）。"));
-        assert!(doc.contains(r#"<w:highlight w:val="yellow" />"#) || doc.contains(r#"<w:highlight w:val="yellow"/>"#), "{doc}");
+        assert!(
+            doc.contains(r#"<w:highlight w:val="yellow" />"#)
+                || doc.contains(r#"<w:highlight w:val="yellow"/>"#),
+            "{doc}"
+        );
 
         // No marks, no notice.
         let (m, t) = test_data::minutes();

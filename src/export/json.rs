@@ -270,7 +270,10 @@ mod tests {
             let mut k: Vec<&str> = o.keys().map(String::as_str).collect();
             k.sort_unstable();
             // `raw_text` is additive; `marks` appears only when there are marks.
-            assert_eq!(k, ["confidence", "end", "raw_text", "speaker", "start", "text"]);
+            assert_eq!(
+                k,
+                ["confidence", "end", "raw_text", "speaker", "start", "text"]
+            );
             assert!(o["start"].is_f64() && o["end"].is_f64() && o["confidence"].is_f64());
             assert!(o["speaker"].is_string() && o["text"].is_string());
         }

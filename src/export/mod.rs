@@ -112,7 +112,9 @@ pub enum ExportError {
     Docx {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("unknown template `{given}`; use kaigiroku, fukumeisho, yoshi or the path of a .docx form")]
+    #[error(
+        "unknown template `{given}`; use kaigiroku, fukumeisho, yoshi or the path of a .docx form"
+    )]
     UnknownTemplate { given: String },
     #[error("cannot read the form {}: {source}", .path.display())]
     FormRead { path: PathBuf, source: io::Error },

@@ -138,7 +138,8 @@ pub fn apply(t: &mut Transcript, cfg: &CleanConfig) {
         u.marks = m.marks();
         u.raw_text = Some(raw);
     }
-    t.utterances.retain(|u| u.text.chars().any(char::is_alphanumeric));
+    t.utterances
+        .retain(|u| u.text.chars().any(char::is_alphanumeric));
 }
 
 /// [`apply`]'s rules on one string (no marks, no glossary); the end gets 「。」 if missing.
@@ -392,7 +393,12 @@ impl Replacements {
         let mut pairs: Vec<(Vec<char>, String)> = table
             .iter()
             .filter(|(k, _)| !k.trim().is_empty())
-            .map(|(k, v)| (k.chars().filter(|c| !c.is_whitespace()).collect(), v.clone()))
+            .map(|(k, v)| {
+                (
+                    k.chars().filter(|c| !c.is_whitespace()).collect(),
+                    v.clone(),
+                )
+            })
             .collect();
         pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
         Replacements { pairs }
@@ -538,9 +544,9 @@ const STAMMER_MAX_CHARS: usize = 10;
 
 /// Stammers, each removed with its pause:
 /// - a word said twice across a pause, `予算、予算の` → `予算の`: the first copy starts a
-///   word, neither contains a digit, and the second is followed by a pause, the end or one
-///   hiragana particle and then no more hiragana (so `議会、議会事務局` — a list — and
-///   `これ、これから` stay);
+///   word, neither contains a digit, and the second is followed by one hiragana particle and
+///   then more text that is not hiragana (so `議会、議会事務局` — a list —, `これ、これから`
+///   and `異議なし、異議なし` — two people — stay);
 /// - a kana syllable or two repeated at the start of the next word, `そ、その件`, `シ、
 ///   システム`, `その、その件`;
 /// - one hiragana syllable before a kanji word, `わ、私は`, unless that kana is a word by
@@ -577,9 +583,11 @@ fn word_repeat(c: &[char], i: usize) -> Option<usize> {
         if !word.iter().all(|ch| is_japanese(*ch)) || c[k + 1..b] != *word {
             continue;
         }
+        // The sentence goes on after the second copy with one particle: a repeat that
+        // ends the utterance (異議なし、異議なし — two people) is not a stammer.
         let particle_then_stop =
-            is_hiragana_at(c, b) && (b + 1 == n || !is_hiragana(c[b + 1]));
-        if b == n || is_break(c[b]) || particle_then_stop {
+            is_hiragana_at(c, b) && b + 1 < n && !is_hiragana(c[b + 1]);
+        if particle_then_stop {
             return Some(k + 1);
         }
     }
@@ -610,11 +618,13 @@ fn syllable_stammer(c: &[char], i: usize) -> Option<usize> {
                 .all(|(a, b)| fold_kana(*a) == fold_kana(*b));
         // Two kana repeated must start the word they belong to: その、その件 but not
         // これ、これから (a pronoun, then a word that merely begins the same way).
+        // The word must go on after the repeated kana (はい、はい stays).
         let word_follows = len == 1
-            || next + len == n
-            || !is_hiragana(c[next + len])
-            || next + len + 1 == n
-            || !is_hiragana(c[next + len + 1]);
+            || (next + len < n
+                && !is_break(c[next + len])
+                && (!is_hiragana(c[next + len])
+                    || next + len + 1 == n
+                    || !is_hiragana(c[next + len + 1])));
         if same && word_follows {
             return Some(next);
         }
@@ -692,8 +702,28 @@ fn questions(c: &[char]) -> Vec<Edit> {
 /// Units after which a number is an amount or a count (grouped by thousands in 公用文).
 /// Years, 号, dates and times are not.
 const AMOUNT_UNITS: &[&str] = &[
-    "万", "億", "兆", "千", "円", "人", "件", "名", "世帯", "戸", "台", "個", "本", "枚", "株",
-    "票", "冊", "トン", "キロ", "メートル", "平方", "ヘクタール",
+    "万",
+    "億",
+    "兆",
+    "千",
+    "円",
+    "人",
+    "件",
+    "名",
+    "世帯",
+    "戸",
+    "台",
+    "個",
+    "本",
+    "枚",
+    "株",
+    "票",
+    "冊",
+    "トン",
+    "キロ",
+    "メートル",
+    "平方",
+    "ヘクタール",
 ];
 
 fn thousands(c: &[char]) -> Vec<Edit> {
@@ -759,7 +789,11 @@ fn tidy(c: &[char]) -> Vec<Edit> {
         if i == 0 {
             out.push(Edit::delete(i, j));
         } else if j - i > 1 {
-            let keep = c[i..j].iter().copied().max_by_key(|ch| rank(*ch)).unwrap_or('。');
+            let keep = c[i..j]
+                .iter()
+                .copied()
+                .max_by_key(|ch| rank(*ch))
+                .unwrap_or('。');
             out.push(Edit::replace(i, j, &keep.to_string(), false));
         }
         i = j;
@@ -812,7 +846,10 @@ mod tests {
     fn fillers_go() {
         assert_eq!(clean("えー、本日は開会します"), "本日は開会します。");
         assert_eq!(clean("えーと 本日の議題は"), "本日の議題は。");
-        assert_eq!(clean("それは、あの、予算の話です"), "それは、予算の話です。");
+        assert_eq!(
+            clean("それは、あの、予算の話です"),
+            "それは、予算の話です。"
+        );
         assert_eq!(clean("あのー予算について"), "予算について。");
         assert_eq!(clean("まあ、そういうことです"), "そういうことです。");
         assert_eq!(clean("ま、いいでしょう"), "いいでしょう。");
@@ -856,7 +893,6 @@ mod tests {
         assert_eq!(clean("シ、システムの更新"), "システムの更新。");
         assert_eq!(clean("予算、予算、予算の件"), "予算の件。");
         assert_eq!(clean("こ、今回は"), "今回は。");
-        assert_eq!(clean("はい、はい"), "はい。");
     }
 
     #[test]
@@ -872,6 +908,9 @@ mod tests {
             "それぞれの課です。",
             "時々、ありました。",
             "どうぞどうぞ。",
+            "はい、はい。",
+            "異議なし、異議なし。",
+            "委員長、委員長。",
         ] {
             assert_eq!(clean(s), s, "{s}");
         }
@@ -885,7 +924,10 @@ mod tests {
 
     #[test]
     fn koyobun_punctuation_and_widths() {
-        assert_eq!(verbatim("本日は，議案第１５号を審査します．"), "本日は、議案第15号を審査します。");
+        assert_eq!(
+            verbatim("本日は，議案第１５号を審査します．"),
+            "本日は、議案第15号を審査します。"
+        );
         assert_eq!(verbatim("事業費は1,250万円です"), "事業費は1,250万円です。");
         assert_eq!(verbatim("率は1.5倍です"), "率は1.5倍です。");
         assert_eq!(verbatim("ＡＩの活用(案)です"), "AIの活用（案）です。");
@@ -896,8 +938,14 @@ mod tests {
 
     #[test]
     fn spaces_become_pauses() {
-        assert_eq!(verbatim("開会します 本日は議案です"), "開会します。本日は議案です。");
-        assert_eq!(verbatim("補正予算のうち 総務部所管分"), "補正予算のうち、総務部所管分。");
+        assert_eq!(
+            verbatim("開会します 本日は議案です"),
+            "開会します。本日は議案です。"
+        );
+        assert_eq!(
+            verbatim("補正予算のうち 総務部所管分"),
+            "補正予算のうち、総務部所管分。"
+        );
         assert_eq!(verbatim("AI system の導入"), "AI systemの導入。");
         assert_eq!(verbatim("です。 次に"), "です。次に。");
         assert_eq!(verbatim("  はい  "), "はい。");
@@ -962,8 +1010,29 @@ mod tests {
     fn transcript_keeps_raw_text_and_moves_marks() {
         let mut t = Transcript {
             utterances: vec![
-                utt(0, 1000, "話者1", &[(" えー", 0.2), ("、", 0.9), ("本日は", 0.9), ("議案第15号", 0.9)]),
-                utt(1000, 2000, "話者1", &[(" 例は", 0.9), ("7年度", 0.1), ("の", 0.9), ("予算", 0.3), ("です", 0.9)]),
+                utt(
+                    0,
+                    1000,
+                    "話者1",
+                    &[
+                        (" えー", 0.2),
+                        ("、", 0.9),
+                        ("本日は", 0.9),
+                        ("議案第15号", 0.9),
+                    ],
+                ),
+                utt(
+                    1000,
+                    2000,
+                    "話者1",
+                    &[
+                        (" 例は", 0.9),
+                        ("7年度", 0.1),
+                        ("の", 0.9),
+                        ("予算", 0.3),
+                        ("です", 0.9),
+                    ],
+                ),
                 utt(2500, 3000, "話者1", &[(" えー", 0.9)]),
                 utt(3000, 4000, "話者2", &[(" はい", 0.9)]),
             ],
@@ -973,8 +1042,14 @@ mod tests {
         apply(&mut t, &CleanConfig::default());
         let texts: Vec<&str> = t.utterances.iter().map(|u| u.text.as_str()).collect();
         // Mid-sentence seam → 、; the filler-only utterance is gone; speaker change → 。.
-        assert_eq!(texts, ["本日は議案第15号、", "例は7年度の予算です。", "はい。"]);
-        assert_eq!(t.utterances[0].raw_text.as_deref(), Some("えー、本日は議案第15号"));
+        assert_eq!(
+            texts,
+            ["本日は議案第15号、", "例は7年度の予算です。", "はい。"]
+        );
+        assert_eq!(
+            t.utterances[0].raw_text.as_deref(),
+            Some("えー、本日は議案第15号")
+        );
         // えー was low but is gone; 7年度 and 予算 are marked separately.
         assert!(t.utterances[0].marks.is_empty());
         let u = &t.utterances[1];
@@ -1003,7 +1078,10 @@ mod tests {
     fn style_names() {
         assert_eq!("clean".parse::<Style>().unwrap(), Style::Clean);
         assert_eq!(Style::Verbatim.to_string(), "verbatim");
-        assert_eq!("highlight".parse::<MarkStyle>().unwrap(), MarkStyle::Highlight);
+        assert_eq!(
+            "highlight".parse::<MarkStyle>().unwrap(),
+            MarkStyle::Highlight
+        );
         let err = "tidy".parse::<Style>().unwrap_err();
         assert!(err.contains("`tidy`") && err.contains("verbatim"), "{err}");
         let cfg: CleanConfig = toml::from_str("style = \"verbatim\"").unwrap();

@@ -180,7 +180,10 @@ mod tests {
         assert_eq!(g.terms, ["一関市", "橋りょう"]);
         assert_eq!(g.replace["総務上任委員会"], "総務常任委員会");
         // Either part may be left out.
-        assert_eq!(Glossary::parse("", Path::new("g")).unwrap(), Glossary::default());
+        assert_eq!(
+            Glossary::parse("", Path::new("g")).unwrap(),
+            Glossary::default()
+        );
     }
 
     #[test]
@@ -216,7 +219,7 @@ mod tests {
         assert_eq!(
             p,
             "総務常任委員会を開会します。議題は、議案第15号 一般会計補正予算です。\
-             山田太郎、佐藤花子、総務課長、鈴木一郎。一関市、山田太郎。橋りょうの補修"
+             委員長、山田太郎、佐藤花子、総務課長、鈴木一郎。一関市、山田太郎。橋りょうの補修"
         );
         assert_eq!(prompt(None, None, None), None);
         assert_eq!(prompt(Some("  "), Some(&Glossary::default()), None), None);
@@ -230,6 +233,9 @@ mod tests {
         };
         let p = prompt(Some("最後の指示"), Some(&g), None).unwrap();
         assert!(p.chars().count() <= MAX_PROMPT_CHARS, "{p}");
-        assert!(p.starts_with("用語") && p.ends_with("用語299。最後の指示"), "{p}");
+        assert!(
+            p.starts_with("用語") && p.ends_with("用語299。最後の指示"),
+            "{p}"
+        );
     }
 }

@@ -192,7 +192,10 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
         let chars = text.chars().count();
         let lead = u.text.chars().take_while(|c| c.is_whitespace()).count();
         let marks = u.marks.iter().filter_map(|m| {
-            let (start, end) = (m.start.saturating_sub(lead), (m.end.saturating_sub(lead)).min(chars));
+            let (start, end) = (
+                m.start.saturating_sub(lead),
+                (m.end.saturating_sub(lead)).min(chars),
+            );
             (start < end).then_some(Mark { start, end })
         });
         let continues = turns.last().is_some_and(|t| {

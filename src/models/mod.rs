@@ -329,7 +329,12 @@ impl ModelStore {
 
     /// Quantizes the Whisper model `spec` (a name or path, f16/f32) to `q`, installing it as
     /// `name` (default `<model>-<q>`, e.g. `base-q8_0`).
-    pub fn quantize(&self, spec: &str, q: QuantType, name: Option<&str>) -> Result<PathBuf, ModelError> {
+    pub fn quantize(
+        &self,
+        spec: &str,
+        q: QuantType,
+        name: Option<&str>,
+    ) -> Result<PathBuf, ModelError> {
         let src = self.resolve(spec)?;
         let stem = src
             .file_stem()
@@ -341,7 +346,10 @@ impl ModelStore {
         let file = fs::File::open(&src).map_err(|source| self.io(&src, source))?;
         let mut r = io::BufReader::with_capacity(1 << 20, file);
         let dest = self.write_atomically(&name, |w| {
-            quantize::quantize(&mut r, w, q).map_err(|reason| ModelError::InvalidGgml { path: src.clone(), reason })
+            quantize::quantize(&mut r, w, q).map_err(|reason| ModelError::InvalidGgml {
+                path: src.clone(),
+                reason,
+            })
         })?;
         ggml::check_whisper_file(&dest)?;
         Ok(dest)

@@ -16,7 +16,10 @@ const QNT_VERSION_FACTOR: i32 = 1000;
 /// Elements per block of every supported type; rows must be a multiple.
 const BLOCK: i64 = 32;
 /// Tensors whisper.cpp's quantizer leaves alone although they are 2-D.
-const SKIP: &[&str] = &["encoder.positional_embedding", "decoder.positional_embedding"];
+const SKIP: &[&str] = &[
+    "encoder.positional_embedding",
+    "decoder.positional_embedding",
+];
 
 /// A block quantization type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +54,15 @@ impl QuantType {
 impl FromStr for QuantType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        [QuantType::Q8_0, QuantType::Q5_0, QuantType::Q5_1, QuantType::Q4_0]
-            .into_iter()
-            .find(|q| q.name() == s.to_ascii_lowercase())
-            .ok_or_else(|| format!("unknown quantization `{s}`; use q8_0, q5_0, q5_1 or q4_0"))
+        [
+            QuantType::Q8_0,
+            QuantType::Q5_0,
+            QuantType::Q5_1,
+            QuantType::Q4_0,
+        ]
+        .into_iter()
+        .find(|q| q.name() == s.to_ascii_lowercase())
+        .ok_or_else(|| format!("unknown quantization `{s}`; use q8_0, q5_0, q5_1 or q4_0"))
     }
 }
 
@@ -74,7 +82,10 @@ fn read_i32_or_eof(r: &mut dyn Read) -> io::Result<Option<i32>> {
             return if got == 0 {
                 Ok(None)
             } else {
-                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file ends inside a tensor header"))
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file ends inside a tensor header",
+                ))
             };
         }
         got += n;
@@ -85,7 +96,10 @@ fn read_i32_or_eof(r: &mut dyn Read) -> io::Result<Option<i32>> {
 fn copy_exact(r: &mut dyn Read, w: &mut dyn Write, n: u64) -> io::Result<()> {
     let copied = io::copy(&mut r.take(n), w)?;
     if copied != n {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file ends inside a block"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "file ends inside a block",
+        ));
     }
     Ok(())
 }
@@ -105,7 +119,10 @@ pub(crate) fn quantize(r: &mut dyn Read, w: &mut dyn Write, q: QuantType) -> Res
     }
     let ftype = hp[10] % QNT_VERSION_FACTOR;
     if hp[10] >= QNT_VERSION_FACTOR || !(0..=1).contains(&ftype) {
-        return Err(format!("model is already quantized (ftype {}); start from an f16 or f32 model", hp[10]));
+        return Err(format!(
+            "model is already quantized (ftype {}); start from an f16 or f32 model",
+            hp[10]
+        ));
     }
     let (ttype_q, ftype_q) = q.ggml();
     hp[10] = ftype_q + QNT_VERSION * QNT_VERSION_FACTOR;
@@ -141,7 +158,9 @@ pub(crate) fn quantize(r: &mut dyn Read, w: &mut dyn Write, q: QuantType) -> Res
         let name_len = read_i32(r).map_err(io)?;
         let ttype = read_i32(r).map_err(io)?;
         if !(1..=4).contains(&n_dims) || !(1..=256).contains(&name_len) {
-            return Err(format!("corrupt tensor header (n_dims {n_dims}, name length {name_len})"));
+            return Err(format!(
+                "corrupt tensor header (n_dims {n_dims}, name length {name_len})"
+            ));
         }
         let mut ne = vec![0i64; n_dims as usize];
         for d in &mut ne {
@@ -157,7 +176,11 @@ pub(crate) fn quantize(r: &mut dyn Read, w: &mut dyn Write, q: QuantType) -> Res
         let elem_bytes = match ttype {
             0 => 4,
             1 => 2,
-            other => return Err(format!("tensor {name} has type {other}; only f32/f16 models can be quantized")),
+            other => {
+                return Err(format!(
+                    "tensor {name} has type {other}; only f32/f16 models can be quantized"
+                ))
+            }
         };
         let mut data = vec![0u8; (n * elem_bytes) as usize];
         r.read_exact(&mut data).map_err(io)?;
@@ -176,13 +199,18 @@ pub(crate) fn quantize(r: &mut dyn Read, w: &mut dyn Write, q: QuantType) -> Res
             continue;
         }
         let values: Vec<f32> = if ttype == 0 {
-            data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+            data.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
         } else {
-            data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()
+            data.chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect()
         };
         let (rows, per_row) = (ne[1], ne[0]);
         // SAFETY: ggml_row_size is a pure size computation for a valid type.
-        let row_bytes = unsafe { whisper_rs_sys::ggml_row_size(ttype_q as whisper_rs_sys::ggml_type, per_row) };
+        let row_bytes =
+            unsafe { whisper_rs_sys::ggml_row_size(ttype_q as whisper_rs_sys::ggml_type, per_row) };
         let mut out = vec![0u8; row_bytes * rows as usize];
         // SAFETY: `values` holds rows × per_row floats and `out` rows × row_bytes bytes, the
         // sizes ggml_quantize_chunk reads and writes for this type; no importance matrix is
@@ -199,7 +227,10 @@ pub(crate) fn quantize(r: &mut dyn Read, w: &mut dyn Write, q: QuantType) -> Res
             )
         };
         if written != out.len() {
-            return Err(format!("quantizing {name} wrote {written} bytes, expected {}", out.len()));
+            return Err(format!(
+                "quantizing {name} wrote {written} bytes, expected {}",
+                out.len()
+            ));
         }
         w.write_all(&out).map_err(io)?;
     }
@@ -213,7 +244,10 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for q in ["q8_0", "Q5_0", "q5_1", "q4_0"] {
-            assert_eq!(q.parse::<QuantType>().unwrap().name(), q.to_ascii_lowercase());
+            assert_eq!(
+                q.parse::<QuantType>().unwrap().name(),
+                q.to_ascii_lowercase()
+            );
         }
         assert!("q3_k".parse::<QuantType>().unwrap_err().contains("q8_0"));
     }

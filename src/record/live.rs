@@ -121,46 +121,69 @@ impl Worker {
         cancel: &AtomicBool,
     ) -> Result<(), String> {
         while let Ok(first) = chunks.recv() {
-            if cancel.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            self.take(first, events)?;
+            self.take(first, transcriber, events, cancel)?;
             // Take everything already queued before deciding: decode the newest audio.
+            let mut closed = false;
             loop {
                 match chunks.try_recv() {
-                    Ok(c) => self.take(c, events)?,
+                    Ok(c) => self.take(c, transcriber, events, cancel)?,
                     Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => return Ok(()),
+                    Err(TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
                 }
             }
             self.trim_backlog(events);
-            while let Some(cut) = plan(&self.buf, &mut self.floor) {
-                if cancel.load(Ordering::Relaxed) {
-                    return Ok(());
-                }
-                let n = match cut {
-                    Cut::Decode(n) => {
-                        self.decode(transcriber, n, events)?;
-                        n
-                    }
-                    Cut::Discard(n) => n,
-                };
-                self.advance(n);
+            self.windows(transcriber, events, cancel)?;
+            if closed {
+                break;
             }
         }
         Ok(())
     }
 
-    fn take(&mut self, chunk: LiveChunk, events: &Sender<LiveEvent>) -> Result<(), String> {
+    /// Decode (or drop) every window the buffer holds; stops early when cancelled.
+    fn windows(
+        &mut self,
+        transcriber: &mut dyn Transcriber,
+        events: &Sender<LiveEvent>,
+        cancel: &AtomicBool,
+    ) -> Result<(), String> {
+        while let Some(cut) = plan(&self.buf, &mut self.floor) {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let n = match cut {
+                Cut::Decode(n) => {
+                    self.decode(transcriber, n, events)?;
+                    n
+                }
+                Cut::Discard(n) => n,
+            };
+            self.advance(n);
+        }
+        Ok(())
+    }
+
+    fn take(
+        &mut self,
+        chunk: LiveChunk,
+        transcriber: &mut dyn Transcriber,
+        events: &Sender<LiveEvent>,
+        cancel: &AtomicBool,
+    ) -> Result<(), String> {
         let ch = usize::from(self.channels);
         if chunk.at != self.expected || self.conv.is_none() {
+            // Finish what came before the gap, then start afresh at the chunk: the
+            // resampler must not bridge the gap.
+            self.windows(transcriber, events, cancel)?;
             if chunk.at > self.expected {
                 let _ = events.send(LiveEvent::Skipped {
                     from: Ms::from_samples(self.expected as usize, self.rate),
                     len: Ms::from_samples((chunk.at - self.expected) as usize, self.rate),
                 });
             }
-            // Start afresh at the chunk: the resampler must not bridge the gap.
             self.conv = Some(ToMono16k::new(self.rate, ch).map_err(|e| e.to_string())?);
             self.buf.clear();
             self.buf_at = Ms::from_samples(chunk.at as usize, self.rate);
@@ -200,7 +223,14 @@ impl Worker {
     ) -> Result<(), String> {
         let pcm = Pcm16kMono::from_16k_mono(self.buf[..n].to_vec());
         let span = Span::new(Ms(0), pcm.duration());
-        let segments = match transcriber.transcribe(&pcm, &[span], &NoProgress) {
+        let t0 = std::time::Instant::now();
+        let result = transcriber.transcribe(&pcm, &[span], &NoProgress);
+        tracing::debug!(
+            window = %format!("{}-{}", self.buf_at, Ms(self.buf_at.0 + span.end.0)),
+            decode_s = t0.elapsed().as_secs_f64(),
+            "live window decoded"
+        );
+        let segments = match result {
             Ok(s) => s,
             Err(crate::asr::AsrError::Interrupted) => return Ok(()),
             Err(e) => return Err(e.to_string()),
@@ -450,7 +480,10 @@ mod tests {
             .collect();
         assert_eq!(lines.len(), 2, "{ev:?}");
         // Speech starts at 1 s; the window starts a little before it.
-        assert!(lines[0].0 >= Ms(700) && lines[0].0 <= Ms(1_200), "{lines:?}");
+        assert!(
+            lines[0].0 >= Ms(700) && lines[0].0 <= Ms(1_200),
+            "{lines:?}"
+        );
         assert!(ev.contains(&LiveEvent::Skipped {
             from: Ms(4_000),
             len: Ms(10_000)

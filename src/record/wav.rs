@@ -417,7 +417,8 @@ fn parse_layout(head: &[u8]) -> Result<Layout, &'static str> {
         head.get(i..i + 4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     };
-    let u16_at = |i: usize| -> Option<u16> { head.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]])) };
+    let u16_at =
+        |i: usize| -> Option<u16> { head.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]])) };
     if head.len() < 12 || &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
         return Err("no RIFF/WAVE header");
     }
@@ -425,7 +426,9 @@ fn parse_layout(head: &[u8]) -> Result<Layout, &'static str> {
     let mut pos = 12usize;
     let mut fmt: Option<(u16, u32, u16)> = None;
     loop {
-        let id = head.get(pos..pos + 4).ok_or("no data chunk in the first 64 KiB")?;
+        let id = head
+            .get(pos..pos + 4)
+            .ok_or("no data chunk in the first 64 KiB")?;
         let size = u32_at(pos + 4).ok_or("truncated chunk header")?;
         if id == b"data" {
             let (channels, rate, block_align) = fmt.ok_or("data chunk before the fmt chunk")?;
@@ -572,14 +575,27 @@ mod tests {
     }
 
     #[test]
+    fn chunks_are_walked_with_their_pad_byte() {
+        let h = header(&fmt16(), 0);
+        let mut bytes = h[..36].to_vec();
+        bytes.extend_from_slice(b"note");
+        bytes.extend_from_slice(&3u32.to_le_bytes());
+        bytes.extend_from_slice(b"abc\0"); // odd size + pad byte
+        bytes.extend_from_slice(b"data\0\0\0\0");
+        let l = parse_layout(&bytes).unwrap();
+        assert_eq!(l.data_offset, bytes.len() as u64);
+        assert_eq!(l.block_align, 4);
+    }
+
+    #[test]
     fn recover_walks_extra_chunks_and_rejects_non_wav() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("list.wav");
         let h = header(&fmt16(), 0);
         let mut bytes = h[..36].to_vec();
         bytes.extend_from_slice(b"LIST");
-        bytes.extend_from_slice(&3u32.to_le_bytes());
-        bytes.extend_from_slice(b"abc\0"); // odd size + pad byte
+        bytes.extend_from_slice(&4u32.to_le_bytes());
+        bytes.extend_from_slice(b"INFO");
         bytes.extend_from_slice(b"data");
         bytes.extend_from_slice(&u32::MAX.to_le_bytes());
         bytes.extend(std::iter::repeat_n(7u8, 400));
