@@ -39,11 +39,13 @@ pub fn write_atomic<E: std::fmt::Display>(
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gijiroku-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".gijiroku-").suffix(".tmp");
+    // Temporary files are private (0600) by default; a draft gets the mode any new file
+    // gets (0666 less the umask), so colleagues on a shared folder can open it.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         fill(&mut w).map_err(|e| OutputError::Content {
@@ -84,6 +86,20 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"one");
         write_atomic(&p, true, |w| w.write_all(b"two")).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
+    }
+
+    /// A draft is as readable as any file the user creates there, not private like a temp file.
+    #[cfg(unix)]
+    #[test]
+    fn output_gets_the_mode_of_an_ordinary_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.txt");
+        std::fs::write(&plain, b"x").unwrap();
+        let p = dir.path().join("a.docx");
+        write_atomic(&p, false, |w| w.write_all(b"x")).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p), mode(&plain));
     }
 
     #[test]

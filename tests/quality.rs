@@ -24,6 +24,7 @@ const MAX_GUARD_CER_COST: f64 = 0.01;
 
 /// Length of the room-tone recording, in seconds.
 const ROOM_TONE_SECONDS: usize = 300;
+const ROOM_TONE_SEED: u64 = 0x5EED_0F0A_11;
 const RATE: u32 = 16_000;
 
 /// xorshift64*: a tiny deterministic generator, so the noise is the same on every run.
@@ -152,7 +153,7 @@ fn run(input: &Path, out: &Path, formats: &str, extra: &[&str]) -> serde_json::V
 fn room_tone_produces_no_text() {
     let tmp = tempfile::tempdir().unwrap();
     let wav = tmp.path().join("room-tone.wav");
-    let samples = room_tone(ROOM_TONE_SECONDS, 0x5EED_0F_0A11);
+    let samples = room_tone(ROOM_TONE_SECONDS, ROOM_TONE_SEED);
     write_wav(&wav, &samples);
     // A prompt from a meeting sheet is what Whisper most likes to copy into silence.
     let json = run(
@@ -433,4 +434,11 @@ fn room_tone_is_deterministic_and_quiet() {
     );
     let peak = f.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(peak > db(-16.0) && peak < db(-6.0), "peak {peak}");
+    // For listening or a verbose run: GIJIROKU_ROOM_TONE=/tmp/room.wav cargo test ...
+    if let Some(path) = std::env::var_os("GIJIROKU_ROOM_TONE") {
+        write_wav(
+            Path::new(&path),
+            &room_tone(ROOM_TONE_SECONDS, ROOM_TONE_SEED),
+        );
+    }
 }

