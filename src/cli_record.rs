@@ -356,7 +356,9 @@ fn live_factory(store: ModelStore, model: String, cancel: Arc<AtomicBool>) -> Tr
             decoding: Decoding::Greedy,
             ..AsrConfig::default()
         };
-        let t = WhisperTranscriber::load(&path, &model, cfg, cancel).map_err(|e| e.to_string())?;
+        let t = WhisperTranscriber::load(&path, &model, cfg, cancel)
+            .map_err(|e| e.to_string())?
+            .for_live();
         Ok(Box::new(t) as Box<dyn Transcriber>)
     })
 }

@@ -31,8 +31,8 @@ fuzz_target!(|data: &[u8]| {
     let transcript = gijiroku::export::read_json(TRANSCRIPT.as_bytes())
         .expect("the built-in transcript reads")
         .transcript();
-    let modified = chrono::NaiveDate::from_ymd_opt(2025, 11, 25)
-        .and_then(|d| d.and_hms_opt(16, 49, 0));
+    let modified =
+        chrono::NaiveDate::from_ymd_opt(2025, 11, 25).and_then(|d| d.and_hms_opt(16, 49, 0));
     let meeting = Meeting::resolve(Some(&sheet), modified, transcript.duration);
     let _ = meeting.date_range_wareki();
     let minutes = gijiroku::minutes::draft(&transcript, &meeting, &MinutesConfig::default());

@@ -46,9 +46,27 @@ pub struct WhisperTranscriber {
     name: String,
     cancel: Arc<AtomicBool>,
     eot: i32,
+    /// Short live windows: see [`WhisperTranscriber::for_live`].
+    live: bool,
 }
 
+/// Whisper's encoder sees 30 s as 1500 positions: one per 320 samples (20 ms) at 16 kHz.
+const FULL_AUDIO_CTX: usize = 1500;
+const SAMPLES_PER_AUDIO_CTX: usize = 320;
+/// Extra encoder positions (1.28 s) past a live window, so its last word is not cut.
+const LIVE_AUDIO_CTX_MARGIN: usize = 64;
+
 impl WhisperTranscriber {
+    /// For live text while recording (windows of a few seconds, printed as they come):
+    /// the encoder is sized to the window instead of 30 s, and no temperature-fallback
+    /// retries (each costs several decodes; a late line is worse than a rough one). Several
+    /// times faster on short windows, at some cost in accuracy; the final draft is made
+    /// from the file with the normal settings.
+    pub fn for_live(mut self) -> Self {
+        self.live = true;
+        self
+    }
+
     /// Load the model at `path`. `cancel` aborts a running decode when set (Ctrl-C).
     pub fn load(
         path: &Path,
@@ -88,6 +106,7 @@ impl WhisperTranscriber {
             name: name.to_string(),
             cancel,
             eot,
+            live: false,
         })
     }
 }
@@ -168,7 +187,13 @@ impl WhisperTranscriber {
         if b <= a {
             return Ok(Vec::new());
         }
-        let params = full_params(&self.cfg, &self.cancel);
+        let mut params = full_params(&self.cfg, &self.cancel);
+        if self.live {
+            // The encoder covers the window plus a margin instead of Whisper's fixed 30 s.
+            let ctx = (b - a).div_ceil(SAMPLES_PER_AUDIO_CTX) + LIVE_AUDIO_CTX_MARGIN;
+            params.set_audio_ctx(ctx.min(FULL_AUDIO_CTX) as i32);
+            params.set_temperature_inc(0.0);
+        }
         let res = self.state.full(params, &samples[a..b]);
         if self.cancel.load(Ordering::Relaxed) {
             return Err(AsrError::Interrupted);

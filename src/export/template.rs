@@ -662,9 +662,7 @@ pub(super) mod tests {
             if t.name == "w:t" && t.kind == TagKind::Open {
                 out.push_str(&unescape(&xml[t.range.end..ts[k + 1].range.start]));
                 k += 1;
-            } else if t.name == "w:br" {
-                out.push('\n');
-            } else if t.name == "w:p" && t.kind == TagKind::Close {
+            } else if t.name == "w:br" || (t.name == "w:p" && t.kind == TagKind::Close) {
                 out.push('\n');
             }
             k += 1;
