@@ -813,3 +813,20 @@ fn interrupt_during_recognition_writes_nothing() {
         .collect();
     assert_eq!(drafts, Vec::<String>::new(), "{seen}");
 }
+
+// ---- regressions found by the fuzz targets (fuzz/, docs/reliability.md) ------------------
+
+/// audio_load, first seed run: `channels-65535.wav` made Symphonia's WAV reader overflow a
+/// u16 (`num_channels * bytes_per_sample`, a panic wherever overflow checks are on) after
+/// hound refused the file. The fmt chunk is now judged before any decoder sees it.
+#[test]
+fn fuzz_wav_65535_channels_overflowed_in_symphonia() {
+    let err = gijiroku::audio::load(&corpus("channels-65535.wav"))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("channel count 65535 is outside 1..=64"),
+        "{err}"
+    );
+}

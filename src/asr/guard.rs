@@ -22,7 +22,7 @@
 
 use std::io::Write;
 
-use crate::types::{AsrSegment, AsrToken, Span};
+use crate::types::{AsrSegment, AsrToken, Ms, Span};
 
 /// Whisper's degenerate-output test: text whose deflate-compressed size is less than
 /// 1/2.4 of its size is a loop.
@@ -43,6 +43,10 @@ pub const NO_SPEECH_HIGH: f32 = 0.6;
 /// Mean natural-log token probability below which a segment is a guess (whisper.cpp's
 /// `logprob_thold`).
 pub const LOGPROB_LOW: f32 = -1.0;
+/// Uncovered speech shorter than this is not decoded again (a cough, a chair).
+pub const RECOVER_MIN_SPEECH: Ms = Ms(2_000);
+/// Speech this close to a segment counts as covered by it.
+pub const COVER_SLACK: Ms = Ms(500);
 /// A prompt copy must be at least this long (normalised characters) to be dropped.
 const PROMPT_COPY_MIN_CHARS: usize = 6;
 
@@ -102,6 +106,47 @@ pub fn apply(segments: Vec<AsrSegment>, ctx: &GuardContext) -> Vec<AsrSegment> {
         }
     }
     drop_repeated_segments(out)
+}
+
+/// Speech inside a window that no segment covers, grouped into windows worth decoding again:
+/// whisper.cpp sometimes ends a window early and the rest of its speech is lost (more often
+/// with an initial prompt). Speech within [`COVER_SLACK`] of a segment counts as covered
+/// (segment times are approximate); a gap needs [`RECOVER_MIN_SPEECH`] of speech.
+pub fn uncovered_speech(window: Span, speech: &[Span], segments: &[AsrSegment]) -> Vec<Span> {
+    let mut covered: Vec<Span> = segments
+        .iter()
+        .map(|s| {
+            Span::new(
+                Ms(s.span.start.0.saturating_sub(COVER_SLACK.0)),
+                Ms(s.span.end.0 + COVER_SLACK.0),
+            )
+        })
+        .collect();
+    covered.sort();
+    let mut pieces: Vec<Span> = Vec::new();
+    for sp in speech {
+        let mut rest = vec![Span::new(sp.start.max(window.start), sp.end.min(window.end))];
+        for c in &covered {
+            rest = rest
+                .into_iter()
+                .flat_map(|r| {
+                    let left = Span::new(r.start, r.end.min(c.start));
+                    let right = Span::new(r.start.max(c.end), r.end);
+                    [left, right]
+                })
+                .filter(|r| !r.is_empty())
+                .collect();
+        }
+        pieces.extend(rest);
+    }
+    pieces.sort();
+    crate::asr::plan_windows(&pieces)
+        .into_iter()
+        .filter(|w| {
+            let speech_ms: u64 = pieces.iter().map(|p| p.overlap(w).0).sum();
+            speech_ms >= RECOVER_MIN_SPEECH.0
+        })
+        .collect()
 }
 
 /// Why a whole segment goes, if it does.
@@ -412,7 +457,6 @@ impl PromptIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Ms;
 
     fn tok(text: &str, start: u64, end: u64, p: f32) -> AsrToken {
         AsrToken {
@@ -618,6 +662,27 @@ mod tests {
                 "一般会計補正予算を審査します"
             ]
         );
+    }
+
+    #[test]
+    fn skipped_speech_is_found() {
+        let window = sp(0, 28_000);
+        let speech = [sp(0, 9_000), sp(10_000, 20_000), sp(21_000, 28_000)];
+        // Segments cover 0-14 s: 14.5-20 s and 21-28 s were skipped.
+        let segs: Vec<AsrSegment> = [sp(0, 8_000), sp(8_000, 14_000)]
+            .into_iter()
+            .map(|span| AsrSegment {
+                span,
+                ..seg("あい", 0, 0.9, 0.0)
+            })
+            .collect();
+        assert_eq!(uncovered_speech(window, &speech, &segs), [sp(14_500, 28_000)]);
+        // Covered up to a short tail: nothing to do.
+        let mut all = segs.clone();
+        all[1].span = sp(8_000, 26_500);
+        assert!(uncovered_speech(window, &speech, &all).is_empty());
+        // No segments at all (whisper found nothing): the whole window again.
+        assert_eq!(uncovered_speech(window, &speech, &[]), [window]);
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! Only speech is decoded: the windows come from the VAD's spans ([`plan_windows`]), each
 //! window is decoded on its own (`no_context`, so a loop cannot carry over), and the initial
 //! prompt is given to every window (whisper.cpp puts it before each window's text, so it is
-//! carried across windows without carrying their text). The [`guard`](super::guard) then
-//! checks each window's segments against the speech spans and the prompt.
+//! carried across windows without carrying their text). With the guard on, speech of a
+//! window that no segment covers (whisper.cpp sometimes ends a window early, more often
+//! with a prompt) is decoded again on its own without the prompt, and the
+//! [`guard`](super::guard) checks every segment against the speech spans and the prompt.
 
 use std::ffi::c_void;
 use std::path::Path;
@@ -176,10 +178,12 @@ fn full_params<'a>(cfg: &'a AsrConfig, cancel: &'a Arc<AtomicBool>) -> FullParam
 }
 
 impl WhisperTranscriber {
+    /// Decodes one window; `with_prompt` false leaves the initial prompt out.
     fn decode_window(
         &mut self,
         pcm: &Pcm16kMono,
         window: Span,
+        with_prompt: bool,
     ) -> Result<Vec<AsrSegment>, AsrError> {
         let samples = pcm.samples();
         let a = window.start.to_samples(SAMPLE_RATE).min(samples.len());
@@ -187,7 +191,15 @@ impl WhisperTranscriber {
         if b <= a {
             return Ok(Vec::new());
         }
-        let mut params = full_params(&self.cfg, &self.cancel);
+        let cfg = if with_prompt {
+            self.cfg.clone()
+        } else {
+            AsrConfig {
+                initial_prompt: None,
+                ..self.cfg.clone()
+            }
+        };
+        let mut params = full_params(&cfg, &self.cancel);
         if self.live {
             // The encoder covers the window plus a margin instead of Whisper's fixed 30 s.
             let ctx = (b - a).div_ceil(SAMPLES_PER_AUDIO_CTX) + LIVE_AUDIO_CTX_MARGIN;
@@ -292,14 +304,33 @@ impl Transcriber for WhisperTranscriber {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(AsrError::Interrupted);
             }
-            let mut segs = self.decode_window(pcm, w)?;
+            let mut segs = self.decode_window(pcm, w, true)?;
             tracing::debug!(window = %format!("{}-{}", w.start, w.end), segments = segs.len(), "decoded");
             if self.cfg.guard {
+                let prompt = self.cfg.initial_prompt.clone();
+                // Speech the decoder skipped is decoded again on its own, without the
+                // prompt (which makes the skip likelier). A window with no text at all and
+                // no prompt was judged silent: the same decode again would say the same.
+                let retry = !self.live && (!segs.is_empty() || prompt.is_some());
+                let gaps = if retry {
+                    guard::uncovered_speech(w, speech, &segs)
+                } else {
+                    Vec::new()
+                };
+                let mut recovered = Vec::new();
+                for gap in gaps {
+                    let again = self.decode_window(pcm, gap, false)?;
+                    tracing::info!(window = %format!("{}-{}", gap.start, gap.end), segments = again.len(), "skipped speech decoded again");
+                    recovered.extend(again);
+                }
                 let ctx = GuardContext {
                     speech,
-                    prompt: self.cfg.initial_prompt.as_deref(),
+                    prompt: prompt.as_deref(),
                 };
                 segs = guard::apply(segs, &ctx);
+                let plain = GuardContext { prompt: None, ..ctx };
+                segs.extend(guard::apply(recovered, &plain));
+                segs.sort_by_key(|s| (s.span.start, s.span.end));
             }
             out.extend(segs);
             progress.set(w.end.0);

@@ -65,13 +65,18 @@ pub fn open(path: &Path) -> Result<Box<dyn Source>, AudioError> {
                     .into(),
             });
         }
-        if let Some((tag, name)) = unsupported_wav_codec(path) {
-            return Err(AudioError::Unsupported {
-                path: path.to_path_buf(),
-                what: format!(
-                    "WAV codec 0x{tag:04X} ({name}); convert it to PCM WAV, FLAC or MP3 first"
-                ),
-            });
+        if let Some((tag, channels, rate)) = wav_fmt(path) {
+            if let Some(name) = unsupported_wav_codec(tag) {
+                return Err(AudioError::Unsupported {
+                    path: path.to_path_buf(),
+                    what: format!(
+                        "WAV codec 0x{tag:04X} ({name}); convert it to PCM WAV, FLAC or MP3 first"
+                    ),
+                });
+            }
+            // Judged here, before any decoder sees them: Symphonia's WAV reader overflows
+            // (a panic with overflow checks) on channel counts such as 65535.
+            check_format(path, rate, usize::from(channels))?;
         }
         match WavSource::open(path) {
             Ok(src) => return Ok(Box::new(src)),
@@ -109,10 +114,9 @@ fn wav_magic(path: &Path) -> Result<Option<[u8; 4]>, AudioError> {
     Ok(wav.then_some(magic))
 }
 
-/// WAV format tags neither hound nor Symphonia decodes, named for the error message.
-/// Only the first `fmt ` chunk within the first 4 KB is looked at; anything unusual is left
-/// to the decoders to judge.
-fn unsupported_wav_codec(path: &Path) -> Option<(u16, &'static str)> {
+/// Format tag, channel count and sample rate from the first `fmt ` chunk within the first
+/// 4 KB; `None` when there is none (the decoders then judge the file).
+fn wav_fmt(path: &Path) -> Option<(u16, u16, u32)> {
     use std::io::Read;
     let mut head = Vec::with_capacity(4096);
     File::open(path)
@@ -125,24 +129,31 @@ fn unsupported_wav_codec(path: &Path) -> Option<(u16, &'static str)> {
         let id = &head[pos..pos + 4];
         let size = u32::from_le_bytes(head[pos + 4..pos + 8].try_into().ok()?) as usize;
         if id == b"fmt " {
-            let tag = u16::from_le_bytes(head.get(pos + 8..pos + 10)?.try_into().ok()?);
-            let name = match tag {
-                0x0031 => "GSM 6.10",
-                0x0055 => "MPEG Layer 3 in WAV",
-                0x0050 => "MPEG in WAV",
-                0x0022 => "TrueSpeech",
-                0x0040 | 0x0064 | 0x0065 => "G.721/G.723 ADPCM",
-                0x0042 => "G.723.1",
-                0x0045 => "G.726",
-                0x0161..=0x0163 => "Windows Media Audio",
-                0x00FF => "AAC in WAV",
-                _ => return None,
-            };
-            return Some((tag, name));
+            let fmt = head.get(pos + 8..pos + 16)?;
+            let tag = u16::from_le_bytes([fmt[0], fmt[1]]);
+            let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+            let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
+            return Some((tag, channels, rate));
         }
         pos += 8 + size + (size & 1);
     }
     None
+}
+
+/// WAV format tags neither hound nor Symphonia decodes, named for the error message.
+fn unsupported_wav_codec(tag: u16) -> Option<&'static str> {
+    Some(match tag {
+        0x0031 => "GSM 6.10",
+        0x0055 => "MPEG Layer 3 in WAV",
+        0x0050 => "MPEG in WAV",
+        0x0022 => "TrueSpeech",
+        0x0040 | 0x0064 | 0x0065 => "G.721/G.723 ADPCM",
+        0x0042 => "G.723.1",
+        0x0045 => "G.726",
+        0x0161..=0x0163 => "Windows Media Audio",
+        0x00FF => "AAC in WAV",
+        _ => return None,
+    })
 }
 
 fn check_format(path: &Path, rate: u32, channels: usize) -> Result<(), AudioError> {
