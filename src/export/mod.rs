@@ -116,7 +116,8 @@ pub enum ExportError {
         "unknown template `{given}`; use kaigiroku, fukumeisho, yoshi or the path of a .docx form"
     )]
     UnknownTemplate { given: String },
-    #[error("cannot read the form {}: {source}", .path.display())]
+    /// The cause is left to the error chain (`{:#}`), which prints it once.
+    #[error("cannot read the form {}; check the path", .path.display())]
     FormRead { path: PathBuf, source: io::Error },
     #[error("the form {} is not a Word document ({problem}); save it from Word as .docx and try again", .path.display())]
     FormInvalid { path: PathBuf, problem: String },
