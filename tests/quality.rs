@@ -24,7 +24,7 @@ const MAX_GUARD_CER_COST: f64 = 0.01;
 
 /// Length of the room-tone recording, in seconds.
 const ROOM_TONE_SECONDS: usize = 300;
-const ROOM_TONE_SEED: u64 = 0x5EED_0F0A_11;
+const ROOM_TONE_SEED: u64 = 0x005E_ED0F_0A11;
 const RATE: u32 = 16_000;
 
 /// xorshift64*: a tiny deterministic generator, so the noise is the same on every run.
@@ -388,8 +388,8 @@ fn align_errors(hyp: &[char], reference: &[char]) -> Vec<bool> {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {

@@ -125,7 +125,10 @@ pub fn uncovered_speech(window: Span, speech: &[Span], segments: &[AsrSegment]) 
     covered.sort();
     let mut pieces: Vec<Span> = Vec::new();
     for sp in speech {
-        let mut rest = vec![Span::new(sp.start.max(window.start), sp.end.min(window.end))];
+        let mut rest = vec![Span::new(
+            sp.start.max(window.start),
+            sp.end.min(window.end),
+        )];
         for c in &covered {
             rest = rest
                 .into_iter()
@@ -676,7 +679,10 @@ mod tests {
                 ..seg("あい", 0, 0.9, 0.0)
             })
             .collect();
-        assert_eq!(uncovered_speech(window, &speech, &segs), [sp(14_500, 28_000)]);
+        assert_eq!(
+            uncovered_speech(window, &speech, &segs),
+            [sp(14_500, 28_000)]
+        );
         // Covered up to a short tail: nothing to do.
         let mut all = segs.clone();
         all[1].span = sp(8_000, 26_500);

@@ -10,12 +10,14 @@
 //! [`guard`](super::guard) checks every segment against the speech spans and the prompt.
 
 use std::ffi::c_void;
+use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use whisper_rs::{
-    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+    DtwModelPreset, FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters,
+    WhisperState,
 };
 
 use super::guard::{self, GuardContext};
@@ -50,6 +52,8 @@ pub struct WhisperTranscriber {
     eot: i32,
     /// Short live windows: see [`WhisperTranscriber::for_live`].
     live: bool,
+    /// Token start times come from DTW (see [`dtw_preset`]).
+    dtw: bool,
 }
 
 /// Whisper's encoder sees 30 s as 1500 positions: one per 320 samples (20 ms) at 16 kHz.
@@ -88,7 +92,17 @@ impl WhisperTranscriber {
             path: path.to_path_buf(),
             detail,
         };
-        let params = WhisperContextParameters::default();
+        let mut params = WhisperContextParameters::default();
+        // Token times from cross-attention (DTW): Whisper's own token times are often a
+        // second off, which put words of one speaker into the next speaker's turn.
+        let preset = dtw_preset(path);
+        let dtw = preset.is_some();
+        if let Some(model_preset) = preset {
+            params.dtw_parameters(whisper_rs::DtwParameters {
+                mode: whisper_rs::DtwMode::ModelPreset { model_preset },
+                ..Default::default()
+            });
+        }
         let ctx =
             WhisperContext::new_with_params(path, params).map_err(|e| load_err(e.to_string()))?;
         let state = ctx.create_state().map_err(|e| load_err(e.to_string()))?;
@@ -109,9 +123,44 @@ impl WhisperTranscriber {
             cancel,
             eot,
             live: false,
+            dtw,
         })
     }
 }
+
+/// The DTW alignment heads for the official model whose shape the ggml header at `path`
+/// describes (quantised or not); `None` for shapes not known, which keep Whisper's own
+/// token times.
+fn dtw_preset(path: &Path) -> Option<DtwModelPreset> {
+    let mut head = [0u8; 48];
+    std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
+    let int = |i: usize| i32::from_le_bytes(head[4 * i..4 * i + 4].try_into().unwrap());
+    if int(0) as u32 != GGML_MAGIC {
+        return None;
+    }
+    // Header: magic, n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer,
+    // n_text_ctx, n_text_state, n_text_head, n_text_layer, n_mels, ftype.
+    let (n_vocab, n_text_state, n_text_layer, n_mels) = (int(1), int(7), int(9), int(10));
+    let english = n_vocab == 51864;
+    use DtwModelPreset as P;
+    Some(match (n_text_state, n_text_layer) {
+        (384, 4) if english => P::TinyEn,
+        (384, 4) => P::Tiny,
+        (512, 6) if english => P::BaseEn,
+        (512, 6) => P::Base,
+        (768, 12) if english => P::SmallEn,
+        (768, 12) => P::Small,
+        (1024, 24) if english => P::MediumEn,
+        (1024, 24) => P::Medium,
+        (1280, 32) if n_mels == 128 => P::LargeV3,
+        // large-v1 and v2 share a shape; v2 is the one people have.
+        (1280, 32) => P::LargeV2,
+        (1280, 4) => P::LargeV3Turbo,
+        _ => return None,
+    })
+}
+
+const GGML_MAGIC: u32 = 0x6767_6d6c;
 
 /// `prompt` cut from the front, at a 「、」/「。」 where possible, to at most `max` tokens.
 fn fit_prompt(ctx: &WhisperContext, prompt: &str, max: usize) -> Option<String> {
@@ -238,7 +287,11 @@ impl WhisperTranscriber {
                 let data = tok.token_data();
                 let Ok(bytes) = tok.to_bytes() else { continue };
                 if pending.is_empty() {
-                    pending_start = clamp(data.t0);
+                    pending_start = if self.dtw && data.t_dtw >= 0 {
+                        clamp(data.t_dtw)
+                    } else {
+                        clamp(data.t0)
+                    };
                 }
                 pending.extend_from_slice(bytes);
                 pending_p.push(data.p);
@@ -328,7 +381,10 @@ impl Transcriber for WhisperTranscriber {
                     prompt: prompt.as_deref(),
                 };
                 segs = guard::apply(segs, &ctx);
-                let plain = GuardContext { prompt: None, ..ctx };
+                let plain = GuardContext {
+                    prompt: None,
+                    ..ctx
+                };
                 segs.extend(guard::apply(recovered, &plain));
                 segs.sort_by_key(|s| (s.span.start, s.span.end));
             }

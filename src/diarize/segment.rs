@@ -49,8 +49,8 @@ pub fn frame_scores(
         }
     }
     if let Some(first) = covered.iter().position(|&c| c) {
-        for t in 0..n {
-            if !covered[t] {
+        for (t, &done) in covered.iter().enumerate() {
+            if !done {
                 let src = if t < first { first } else { t - 1 };
                 out.copy_within(src * k..src * k + k, t * k);
             }
@@ -156,13 +156,10 @@ pub fn runs(
         }
     }
     // Shortest first, so a fragment next to another fragment merges into real turns.
-    loop {
-        let Some(i) = (0..r.len())
-            .filter(|&i| r[i].1 - r[i].0 < min_len)
-            .min_by_key(|&i| r[i].1 - r[i].0)
-        else {
-            break;
-        };
+    while let Some(i) = (0..r.len())
+        .filter(|&i| r[i].1 - r[i].0 < min_len)
+        .min_by_key(|&i| r[i].1 - r[i].0)
+    {
         if r.len() == 1 {
             break;
         }
@@ -200,12 +197,10 @@ mod tests {
 
     /// Scores for two speakers: speaker 0 until `change`, then speaker 1, from windows of
     /// `len` frames every `hop` frames whose score mixes both by their overlap.
-    fn scripted(
-        n: usize,
-        change: usize,
-        len: usize,
-        hop: usize,
-    ) -> (Vec<(usize, usize, f32)>, Vec<Vec<f32>>) {
+    /// Windows as (start, end, weight) and their per-speaker scores.
+    type Scripted = (Vec<(usize, usize, f32)>, Vec<Vec<f32>>);
+
+    fn scripted(n: usize, change: usize, len: usize, hop: usize) -> Scripted {
         let mut w = Vec::new();
         let mut s = Vec::new();
         let mut start = 0;

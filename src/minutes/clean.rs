@@ -348,14 +348,7 @@ fn pause_at(c: &[char], j: usize) -> bool {
 }
 
 fn starts_with(c: &[char], i: usize, s: &str) -> bool {
-    let mut k = i;
-    for ch in s.chars() {
-        if k >= c.len() || c[k] != ch {
-            return false;
-        }
-        k += 1;
-    }
-    true
+    (i..).zip(s.chars()).all(|(k, ch)| c.get(k) == Some(&ch))
 }
 
 /// Polite sentence-final forms: a pause after one of these ends the sentence.
@@ -689,7 +682,7 @@ fn questions(c: &[char]) -> Vec<Edit> {
             '!' => "！",
             _ => continue,
         };
-        if to.chars().next() != Some(ch) {
+        if !to.starts_with(ch) {
             out.push(Edit::replace(i, i + 1, to, true));
         }
     }
