@@ -4,6 +4,8 @@
 //! tests write at the real-time rate (see tests/alsa/README.md), so every recording can be
 //! compared sample for sample with what was played into it.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -613,25 +615,6 @@ fn write_error_keeps_and_finalises_the_audio_so_far() {
     assert_same_as(&samples, &signal);
 }
 
-/// Model files the real-model tests need, or `None` (with a note) when not installed.
-fn models() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    let need = [
-        "ggml-base.bin",
-        "ggml-silero-vad.bin",
-        "speaker-ge2e.safetensors",
-    ];
-    if need.iter().all(|f| dir.join(f).is_file()) {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: install the models (gijiroku models install base ...) into {}",
-            dir.display()
-        );
-        None
-    }
-}
-
 /// samples/meeting.wav (16 kHz mono speech) played at 48 kHz stereo, then silence.
 fn meeting() -> Signal {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/meeting.wav");
@@ -652,7 +635,8 @@ fn parse_at(line: &str) -> Option<f64> {
 
 #[test]
 fn live_text_appears_within_seconds_of_speech() {
-    let Some(models) = models() else { return };
+    // Installs the models on first use: a missing model fails the test, never skips it.
+    let models = common::models_dir().to_path_buf();
     let rig = Rig::new();
     let feeder = Feeder::start(&rig.fifo, meeting());
     let mut rec = Rec::spawn({
@@ -693,7 +677,8 @@ fn live_text_appears_within_seconds_of_speech() {
 
 #[test]
 fn recording_is_drafted_into_docx_and_json_beside_it() {
-    let Some(models) = models() else { return };
+    // Installs the models on first use: a missing model fails the test, never skips it.
+    let models = common::models_dir().to_path_buf();
     let rig = Rig::new();
     let feeder = Feeder::start(&rig.fifo, meeting());
     let mut rec = Rec::spawn({
