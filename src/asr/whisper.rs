@@ -10,7 +10,6 @@
 //! [`guard`](super::guard) checks every segment against the speech spans and the prompt.
 
 use std::ffi::c_void;
-use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -132,18 +131,10 @@ impl WhisperTranscriber {
 /// describes (quantised or not); `None` for shapes not known, which keep Whisper's own
 /// token times.
 fn dtw_preset(path: &Path) -> Option<DtwModelPreset> {
-    let mut head = [0u8; 48];
-    std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
-    let int = |i: usize| i32::from_le_bytes(head[4 * i..4 * i + 4].try_into().unwrap());
-    if int(0) as u32 != GGML_MAGIC {
-        return None;
-    }
-    // Header: magic, n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer,
-    // n_text_ctx, n_text_state, n_text_head, n_text_layer, n_mels, ftype.
-    let (n_vocab, n_text_state, n_text_layer, n_mels) = (int(1), int(7), int(9), int(10));
-    let english = n_vocab == 51864;
+    let h = crate::models::check_whisper_file(path).ok()?.hparams;
+    let english = h.n_vocab == 51864;
     use DtwModelPreset as P;
-    Some(match (n_text_state, n_text_layer) {
+    Some(match (h.n_text_state, h.n_text_layer) {
         (384, 4) if english => P::TinyEn,
         (384, 4) => P::Tiny,
         (512, 6) if english => P::BaseEn,
@@ -152,15 +143,13 @@ fn dtw_preset(path: &Path) -> Option<DtwModelPreset> {
         (768, 12) => P::Small,
         (1024, 24) if english => P::MediumEn,
         (1024, 24) => P::Medium,
-        (1280, 32) if n_mels == 128 => P::LargeV3,
+        (1280, 32) if h.n_mels == 128 => P::LargeV3,
         // large-v1 and v2 share a shape; v2 is the one people have.
         (1280, 32) => P::LargeV2,
         (1280, 4) => P::LargeV3Turbo,
         _ => return None,
     })
 }
-
-const GGML_MAGIC: u32 = 0x6767_6d6c;
 
 /// `prompt` cut from the front, at a 「、」/「。」 where possible, to at most `max` tokens.
 fn fit_prompt(ctx: &WhisperContext, prompt: &str, max: usize) -> Option<String> {

@@ -32,6 +32,8 @@ use crate::types::Progress;
 use install::Sources;
 
 pub use catalog::{installable, BASE_MODEL, SPEAKER_MODEL, VAD_MODEL};
+/// The header check, for the recogniser's choice of DTW alignment heads.
+pub(crate) use ggml::check_whisper_file;
 pub use quantize::QuantType;
 pub use silero::SileroError;
 
