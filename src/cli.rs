@@ -15,7 +15,8 @@ use gijiroku::export::{Format, Template};
 use gijiroku::minutes::{CleanConfig, Glossary, MeetingSheet, MinutesConfig};
 use gijiroku::models::ModelStore;
 use gijiroku::pipeline::{self, Config};
-use gijiroku::types::Progress;
+use gijiroku::stream::StreamConfig;
+use gijiroku::types::{Ms, Progress};
 
 mod share;
 mod transcribe;
@@ -154,6 +155,10 @@ pub struct TranscribeArgs {
     /// Machine-readable progress and results on stdout, one JSON object per line.
     #[arg(long)]
     pub json: bool,
+    /// Seconds of audio processed at a time (memory stays flat whatever the length);
+    /// for tests and measurements.
+    #[arg(long, value_name = "SECONDS", hide = true, default_value_t = 600)]
+    pub block_secs: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -291,6 +296,9 @@ fn validate(args: &TranscribeArgs) -> Result<Settings> {
         ..DiarizeConfig::default()
     };
     diarize.validate().context("--speakers / --max-speakers")?;
+    if args.block_secs < 10 {
+        bail!("--block-secs {}: must be at least 10", args.block_secs);
+    }
     Ok(Settings {
         formats,
         template,
@@ -301,6 +309,9 @@ fn validate(args: &TranscribeArgs) -> Result<Settings> {
             minutes: MinutesConfig {
                 clean,
                 ..MinutesConfig::default()
+            },
+            stream: StreamConfig {
+                block: Ms(args.block_secs.saturating_mul(1000)),
             },
             ..Config::default()
         },

@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::asr::{AsrConfig, AsrError, Transcriber};
 use crate::audio::{AudioError, AudioInfo};
-use crate::diarize::{DiarizeConfig, DiarizeError, Encoder};
+use crate::diarize::{DiarizeConfig, DiarizeError, Encoder, Evidence};
 use crate::export::{Format, Template};
 use crate::minutes::{Meeting, MeetingSheet, MinutesConfig};
 use crate::output::{write_atomic, OutputError};
-use crate::types::{Progress, SpeakerTurn};
-use crate::vad::{VadConfig, VadError};
+use crate::stream::{Blocks, StreamConfig, StreamError};
+use crate::types::{AsrSegment, NoProgress, Progress, SpeakerTurn};
+use crate::vad::{Detector, VadConfig, VadError};
 
 /// Settings for every stage, one part each.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,7 @@ pub struct Config {
     pub vad: VadConfig,
     pub diarize: DiarizeConfig,
     pub minutes: MinutesConfig,
+    pub stream: StreamConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,8 @@ pub enum PipelineError {
     Asr { path: PathBuf, source: AsrError },
     #[error(transparent)]
     Output(#[from] OutputError),
+    #[error("{}: invalid settings: {detail}", path.display())]
+    Config { path: PathBuf, detail: String },
 }
 
 impl PipelineError {
@@ -116,37 +120,79 @@ pub fn run_file(
         }
     }
 
-    progress.start("音声読み込み", 0);
-    let (pcm, audio) = crate::audio::load(job.input)?;
-    let t_decode = t0.elapsed().as_secs_f64();
-
-    let t1 = Instant::now();
-    let speech = match &engine.vad_model {
-        Some(model) => crate::vad::detect(&pcm, model, &engine.config.vad).map_err(|source| {
-            PipelineError::Vad {
+    let reader = crate::audio::Reader::open(job.input)?;
+    let vad_err = |source| PipelineError::Vad {
+        path: job.input.to_path_buf(),
+        source,
+    };
+    let detector = match &engine.vad_model {
+        Some(model) => Detector::silero(model, &engine.config.vad),
+        None => Detector::energy(&engine.config.vad),
+    }
+    .map_err(vad_err)?;
+    let mut blocks = Blocks::new(reader, detector, &engine.config.stream)
+        .map_err(|e| stream_err(job.input, e))?;
+    let diarize_cfg = diarize_config(&engine.config.diarize, job.sheet);
+    let mut evidence = match engine.encoder {
+        Some(_) => Some(
+            Evidence::new(&diarize_cfg).map_err(|source| PipelineError::Diarize {
                 path: job.input.to_path_buf(),
                 source,
-            }
-        })?,
-        None => crate::vad::detect_energy(&pcm, &engine.config.vad),
+            })?,
+        ),
+        None => None,
     };
-    let t_vad = t1.elapsed().as_secs_f64();
-    tracing::info!(file = %job.input.display(), spans = speech.len(), "speech detected");
 
-    let t_diarize = Instant::now();
-    let turns: Vec<SpeakerTurn> = match engine.encoder {
-        Some(encoder) => {
-            let cfg = diarize_config(&engine.config.diarize, job.sheet);
-            crate::diarize::run(&pcm, &speech, encoder, &cfg, progress).map_err(|source| {
-                PipelineError::Diarize {
-                    path: job.input.to_path_buf(),
-                    source,
-                }
-            })?
+    // Block by block: speech spans, speaker evidence, text. Only the transcript and the
+    // speaker evidence grow with the recording.
+    let total = blocks.duration_hint().unwrap_or_default();
+    progress.start("文字起こし", total.0);
+    let (mut t_read, mut t_diarize, mut t_asr) = (0.0, 0.0, 0.0);
+    let mut spans = 0;
+    let mut segments: Vec<AsrSegment> = Vec::new();
+    loop {
+        let t = Instant::now();
+        let Some(block) = blocks.next_block().map_err(|e| stream_err(job.input, e))? else {
+            break;
+        };
+        t_read += t.elapsed().as_secs_f64();
+        spans += block.speech.len();
+        if let (Some(ev), Some(encoder)) = (evidence.as_mut(), engine.encoder) {
+            let t = Instant::now();
+            ev.add(
+                &block.pcm,
+                block.offset,
+                &block.speech,
+                encoder,
+                &NoProgress,
+            );
+            t_diarize += t.elapsed().as_secs_f64();
         }
-        None => Vec::new(),
-    };
-    let t_diarize = t_diarize.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let within = Within {
+            inner: progress,
+            base: block.offset.0,
+        };
+        let segs = engine
+            .transcriber
+            .transcribe(&block.pcm, &block.speech, &within)
+            .map_err(|source| PipelineError::Asr {
+                path: job.input.to_path_buf(),
+                source,
+            })?;
+        segments.extend(segs.into_iter().map(|s| s.shifted(block.offset)));
+        t_asr += t.elapsed().as_secs_f64();
+    }
+    let audio = blocks.info();
+    let t_vad = blocks.vad_time().as_secs_f64();
+    let t_decode = t_read - t_vad;
+    tracing::info!(file = %job.input.display(), spans, "speech detected");
+
+    let t = Instant::now();
+    let turns: Vec<SpeakerTurn> = evidence.map(Evidence::turns).unwrap_or_default();
+    t_diarize += t.elapsed().as_secs_f64();
+    progress.set(audio.duration.0.max(total.0));
+    progress.finish();
     let speakers = turns
         .iter()
         .map(|t| t.speaker)
@@ -154,20 +200,10 @@ pub fn run_file(
         .len();
     tracing::info!(file = %job.input.display(), speakers, turns = turns.len(), "speakers found");
 
-    let t2 = Instant::now();
-    let segments = engine
-        .transcriber
-        .transcribe(&pcm, &speech, progress)
-        .map_err(|source| PipelineError::Asr {
-            path: job.input.to_path_buf(),
-            source,
-        })?;
-    let t_asr = t2.elapsed().as_secs_f64();
-
     let mut transcript = crate::align::attribute(&segments, &turns, &|id| id.to_string());
-    transcript.duration = pcm.duration();
+    transcript.duration = audio.duration;
     crate::minutes::clean::apply(&mut transcript, &engine.config.minutes.clean);
-    let meeting = Meeting::resolve(job.sheet, file_time(job.input), pcm.duration());
+    let meeting = Meeting::resolve(job.sheet, file_time(job.input), audio.duration);
     let minutes = crate::minutes::draft(&transcript, &meeting, &engine.config.minutes)
         .with_model(engine.transcriber.model_name());
 
@@ -210,6 +246,34 @@ pub fn run_file(
             total: t0.elapsed().as_secs_f64(),
         },
     })
+}
+
+fn stream_err(path: &Path, e: StreamError) -> PipelineError {
+    match e {
+        StreamError::Audio(e) => e.into(),
+        StreamError::Vad(source) => PipelineError::Vad {
+            path: path.to_path_buf(),
+            source,
+        },
+        StreamError::Block(_) => PipelineError::Config {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        },
+    }
+}
+
+/// A stage's progress within one block, shown on the recording's time line.
+struct Within<'a> {
+    inner: &'a dyn Progress,
+    base: u64,
+}
+
+impl Progress for Within<'_> {
+    fn start(&self, _phase: &str, _total: u64) {}
+    fn set(&self, pos: u64) {
+        self.inner.set(self.base + pos);
+    }
+    fn finish(&self) {}
 }
 
 /// The sheet's list of people who may speak bounds the speaker count unless the user set

@@ -71,6 +71,11 @@ impl Span {
         self.end <= self.start
     }
 
+    /// The same interval `by` later (from a block's time to the recording's).
+    pub fn shifted(self, by: Ms) -> Span {
+        Span::new(Ms(self.start.0 + by.0), Ms(self.end.0 + by.0))
+    }
+
     /// Length of the overlap with `other` (zero when disjoint).
     pub fn overlap(&self, other: &Span) -> Ms {
         let s = self.start.max(other.start);
@@ -100,6 +105,18 @@ pub struct AsrSegment {
     /// whisper.cpp's no-speech probability for the window this segment came from.
     pub no_speech_prob: f32,
     pub tokens: Vec<AsrToken>,
+}
+
+impl AsrSegment {
+    /// The same segment `by` later, tokens included.
+    pub fn shifted(mut self, by: Ms) -> AsrSegment {
+        self.span = self.span.shifted(by);
+        for t in &mut self.tokens {
+            t.start = Ms(t.start.0 + by.0);
+            t.end = Ms(t.end.0 + by.0);
+        }
+        self
+    }
 }
 
 /// A speaker label. Shown as 話者1, 話者2 … until the meeting sheet names it.

@@ -26,6 +26,8 @@ const MEETING_MAX_DER: f64 = 0.03;
 /// samples/multi.wav (6 voices, 3 min, room noise and reverb): measured DER 3.0% at collar
 /// 0.25 s (9.7% at 0).
 const MULTI_MAX_DER: f64 = 0.06;
+/// samples/multi.wav in 30 s blocks, greedy: CER bound (measured ~20%, see the test).
+const MULTI_BLOCKS_MAX_CER: f64 = 0.3;
 /// Share of segment time whose speaker name matches the reference speaker's name.
 const MIN_NAMED_RIGHT: f64 = 0.9;
 
@@ -56,8 +58,9 @@ fn sheet_names(toml_path: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Runs the pipeline on `samples/NAME.wav` with its sheet and checks count, DER and names.
-fn check(name: &str, max_der: f64) {
+/// Runs the pipeline on `samples/NAME.wav` with its sheet (plus `extra` arguments) and
+/// checks count, DER and names; returns the JSON.
+fn check(name: &str, max_der: f64, extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let wav = sample(&format!("{name}.wav"));
     let sheet = sample(&format!("{name}.toml"));
@@ -67,7 +70,8 @@ fn check(name: &str, max_der: f64) {
         .arg(models_dir())
         .arg("--meeting")
         .arg(&sheet)
-        .args(["--greedy", "-q"]);
+        .args(["--greedy", "-q"])
+        .args(extra);
     let out = run(&mut cmd);
     assert!(
         out.status.success(),
@@ -145,14 +149,36 @@ fn check(name: &str, max_der: f64) {
         segments.iter().any(|s| s["speaker"] == "委員長"),
         "{name}: the chair (委員長) is never named"
     );
+    json
 }
 
 #[test]
 fn meeting_sample_speakers_and_names() {
-    check("meeting", MEETING_MAX_DER);
+    check("meeting", MEETING_MAX_DER, &[]);
 }
 
 #[test]
 fn multi_sample_six_voices_in_a_noisy_room() {
-    check("multi", MULTI_MAX_DER);
+    check("multi", MULTI_MAX_DER, &[]);
+}
+
+/// Long recordings are worked through in blocks (10 min by default) so memory stays flat;
+/// 30 s blocks cut the 3-minute sample six times. Speakers are still found over the whole
+/// recording, and the text does not suffer from the cuts (measured: DER 3.75% against 3.00%
+/// in one block, CER 21.3% against 19.8%).
+#[test]
+fn multi_sample_in_short_blocks() {
+    let json = check("multi", MULTI_MAX_DER, &["--block-secs", "30"]);
+    let hyp: String = json["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    let reference = std::fs::read_to_string(sample("multi.ref.txt")).unwrap();
+    let cer = common::cer(&hyp, &reference);
+    eprintln!("multi in 30 s blocks: CER {:.1}%", 100.0 * cer);
+    assert!(cer <= MULTI_BLOCKS_MAX_CER, "CER {:.1}%", 100.0 * cer);
+    let audio = json["audio_seconds"].as_f64().unwrap();
+    assert!((audio - 181.5).abs() < 0.1, "audio_seconds {audio}");
 }

@@ -52,53 +52,110 @@ pub struct AudioInfo {
 
 /// Decode a whole file to 16 kHz mono, reading and resampling it chunk by chunk.
 pub fn load(path: &Path) -> Result<(Pcm16kMono, AudioInfo), AudioError> {
-    let mut src = decode::open(path)?;
+    let mut reader = Reader::open(path)?;
     let mut out = Vec::new();
-    let mut conv: Option<resample::ToMono16k> = None;
-    let res_err = |source| AudioError::Resample {
-        path: path.to_path_buf(),
-        source,
-    };
-    while let Some(chunk) = src.next_chunk()? {
-        // Rate and channels are only certain after the first decoded packet.
-        if conv.is_none() {
-            conv = Some(resample::ToMono16k::new(src.rate(), src.channels()).map_err(res_err)?);
+    while reader.read(usize::MAX, &mut out)? > 0 {}
+    let info = reader.info();
+    Ok((Pcm16kMono { samples: out }, info))
+}
+
+/// A recording decoded as a stream of 16 kHz mono samples, so long files can be worked
+/// through in blocks without holding them whole.
+pub struct Reader {
+    path: PathBuf,
+    src: Box<dyn decode::Source>,
+    conv: Option<resample::ToMono16k>,
+    /// Converted samples not yet handed out.
+    pending: Vec<f32>,
+    /// Samples handed out so far.
+    produced: usize,
+    ended: bool,
+}
+
+impl Reader {
+    /// Opens `path`, checking that it is a readable, non-empty audio file.
+    pub fn open(path: &Path) -> Result<Reader, AudioError> {
+        Ok(Reader {
+            path: path.to_path_buf(),
+            src: decode::open(path)?,
+            conv: None,
+            pending: Vec::new(),
+            produced: 0,
+            ended: false,
+        })
+    }
+
+    /// Appends up to `max` samples to `out` and returns how many; 0 only at the end. A
+    /// stream that ends without a single sample is [`AudioError::NoSamples`].
+    pub fn read(&mut self, max: usize, out: &mut Vec<f32>) -> Result<usize, AudioError> {
+        while self.pending.is_empty() && !self.ended {
+            self.fill()?;
         }
-        if let Some(c) = conv.as_mut() {
-            c.push(&chunk, &mut out).map_err(res_err)?;
+        if self.pending.is_empty() && self.produced == 0 {
+            return Err(AudioError::NoSamples {
+                path: self.path.clone(),
+            });
+        }
+        let n = self.pending.len().min(max);
+        out.extend(self.pending.drain(..n));
+        self.produced += n;
+        Ok(n)
+    }
+
+    /// Decodes the next chunk into `pending` (or flushes the resampler at the end).
+    fn fill(&mut self) -> Result<(), AudioError> {
+        let path = &self.path;
+        let res_err = |source| AudioError::Resample {
+            path: path.clone(),
+            source,
+        };
+        match self.src.next_chunk()? {
+            Some(chunk) => {
+                // Rate and channels are only certain after the first decoded packet.
+                if self.conv.is_none() {
+                    let c = resample::ToMono16k::new(self.src.rate(), self.src.channels())
+                        .map_err(res_err)?;
+                    self.conv = Some(c);
+                }
+                if let Some(c) = self.conv.as_mut() {
+                    c.push(&chunk, &mut self.pending).map_err(res_err)?;
+                }
+            }
+            None => {
+                self.ended = true;
+                if let Some(c) = self.conv.as_mut() {
+                    c.finish(&mut self.pending).map_err(res_err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The recording's length from its header, when the container says.
+    pub fn duration_hint(&self) -> Option<Ms> {
+        let rate = self.src.rate();
+        self.src
+            .frames_hint()
+            .filter(|_| rate > 0)
+            .map(|frames| Ms(frames.saturating_mul(1000) / u64::from(rate)))
+    }
+
+    /// What was read so far (the duration is final once `read` has returned 0).
+    pub fn info(&self) -> AudioInfo {
+        AudioInfo {
+            codec: self.src.codec(),
+            source_rate: self.src.rate(),
+            channels: self.src.channels(),
+            duration: Ms::from_samples(self.produced, SAMPLE_RATE),
+            truncated: self.src.truncated(),
         }
     }
-    let Some(mut c) = conv else {
-        return Err(AudioError::NoSamples {
-            path: path.to_path_buf(),
-        });
-    };
-    c.finish(&mut out).map_err(res_err)?;
-    if out.is_empty() {
-        return Err(AudioError::NoSamples {
-            path: path.to_path_buf(),
-        });
-    }
-    let pcm = Pcm16kMono { samples: out };
-    let info = AudioInfo {
-        codec: src.codec(),
-        source_rate: src.rate(),
-        channels: src.channels(),
-        duration: pcm.duration(),
-        truncated: src.truncated(),
-    };
-    Ok((pcm, info))
 }
 
 /// The recording's length from its header, without decoding (for batch progress and ETA);
 /// `None` when the container does not say.
 pub fn probe_duration(path: &Path) -> Result<Option<Ms>, AudioError> {
-    let src = decode::open(path)?;
-    let rate = src.rate();
-    Ok(src
-        .frames_hint()
-        .filter(|_| rate > 0)
-        .map(|frames| Ms(frames.saturating_mul(1000) / u64::from(rate))))
+    Ok(Reader::open(path)?.duration_hint())
 }
 
 /// Sample rate every later stage works at (Whisper's input rate), in Hz.

@@ -248,144 +248,213 @@ pub fn run(
     cfg: &DiarizeConfig,
     progress: &dyn Progress,
 ) -> Result<Vec<SpeakerTurn>, DiarizeError> {
-    cfg.validate()?;
-    let regions = regions(speech, pcm.duration());
-    if regions.is_empty() {
-        return Ok(Vec::new());
-    }
-    let threads = cfg
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let window_frames = (cfg.window.0 / FRAME_MS) as usize;
-    let hop_frames = (cfg.hop.0 / FRAME_MS).max(1) as usize;
-    let windows: Vec<Window> = regions
-        .iter()
-        .enumerate()
-        .flat_map(|(r, reg)| {
-            window_starts(reg.frames, window_frames, hop_frames).map(move |(start, len)| Window {
-                region: r,
-                start,
-                len,
-            })
-        })
-        .collect();
-    let raw = embed_windows(pcm, encoder, &regions, &windows, threads, progress);
-    let secs: Vec<f32> = windows.iter().map(|w| frames_to_secs(w.len)).collect();
-    let centred = cluster::centre(&raw, &secs);
-    let energy: Vec<Vec<f32>> = regions
-        .iter()
-        .map(|r| frame_energy(pcm.samples(), r.first, r.frames))
-        .collect();
-    let seg = Segmenter {
-        regions: &regions,
-        windows: &windows,
-        embeddings: &centred,
-        energy: &energy,
-        penalty_per_frame: cfg.switch_penalty * 1000.0 / FRAME_MS as f32,
-        min_turn_frames: ms_to_frames(cfg.min_turn),
-        reliable_frames: ms_to_frames(RELIABLE_WINDOW),
-    };
-
-    // Stretches of one voice, from tight groups of windows.
-    let seed_stop = Stop::Distance {
-        distance: SEED_DISTANCE,
-        max: None,
-    };
-    let (labels, groups) = cluster::cluster(&centred, &secs, seed_stop);
-    let mut size = vec![0usize; groups.len()];
-    labels.iter().for_each(|&l| size[l] += 1);
-    let mut seeds: Vec<Embedding> = groups
-        .iter()
-        .zip(&size)
-        .filter(|(_, &n)| n >= MIN_SEED_WINDOWS)
-        .map(|(g, _)| *g)
-        .collect();
-    if seeds.is_empty() {
-        seeds = groups;
-    }
-    let seed_runs = seg.label(&seeds);
-    let join = ms_to_frames(MAX_JOIN_PAUSE);
-    let mut stretches = seg.stretches(&seed_runs, join, ms_to_frames(MIN_STRETCH));
-    if stretches.is_empty() {
-        // A short recording: every stretch has to do.
-        stretches = seg.stretches(&seed_runs, join, 1);
-    }
-
-    // Speakers: clusters of stretches.
-    let mean_of = |embs: &[Embedding], ws: &[usize]| {
-        let mut v = [0.0f32; EMBEDDING];
-        for &w in ws {
-            for (d, x) in v.iter_mut().zip(&embs[w]) {
-                *d += secs[w] * x;
-            }
-        }
-        cluster::normalise(&mut v);
-        v
-    };
-    let items: Vec<Embedding> = stretches.iter().map(|s| mean_of(&centred, s)).collect();
-    let item_secs: Vec<f32> = stretches
-        .iter()
-        .map(|s| s.iter().map(|&w| secs[w]).sum())
-        .collect();
-    let stop = match cfg.speakers {
-        Some(k) => Stop::Count(k),
-        None => Stop::Distance {
-            distance: cfg.threshold,
-            max: cfg.max_speakers,
-        },
-    };
-    let (_, mut cents) = cluster::cluster(&items, &item_secs, stop);
-    if cfg.speakers.is_none() && cents.len() > 1 {
-        let raw_items: Vec<Embedding> = stretches.iter().map(|s| mean_of(&raw, s)).collect();
-        if cluster::one_voice(&raw_items, ONE_VOICE) {
-            cents = cluster::centroids(&items, &item_secs, &vec![0; items.len()], 1);
-        }
-    }
-    if cents.is_empty() {
-        cents = cluster::centroids(&centred, &secs, &vec![0; centred.len()], 1);
-    }
-    tracing::debug!(
-        windows = windows.len(),
-        seeds = seeds.len(),
-        stretches = items.len(),
-        speakers = cents.len(),
-        "diarize clusters"
-    );
-
-    // Resegmentation: speakers that win too little speech once turns are smoothed were
-    // outliers; the others' centroids are re-estimated from the windows they won.
-    let min_frames = if cfg.speakers.is_some() {
-        0
-    } else {
-        ms_to_frames(cfg.min_speaker)
-    };
-    let mut runs = seg.label(&cents);
-    for _ in 0..RESEGMENT_ROUNDS {
-        let refined = seg.refit(&runs, cents.len(), min_frames);
-        if refined.is_empty() || refined == cents {
-            break;
-        }
-        cents = refined;
-        runs = seg.label(&cents);
-    }
-    let mut turns: Vec<SpeakerTurn> = Vec::new();
-    for (r, region_runs) in runs.iter().enumerate() {
-        let reg = &regions[r];
-        for &(s, e, label) in region_runs {
-            let span = Span::new(
-                Ms(((reg.first + s) as u64 * FRAME_MS).max(reg.span.start.0)),
-                Ms(((reg.first + e) as u64 * FRAME_MS).min(reg.span.end.0)),
-            );
-            if !span.is_empty() {
-                turns.push(SpeakerTurn {
-                    span,
-                    speaker: SpeakerId(label as u32),
-                });
-            }
-        }
-    }
+    let mut evidence = Evidence::new(cfg)?;
+    evidence.add(pcm, Ms(0), speech, encoder, progress);
     progress.finish();
-    Ok(number_by_appearance(turns, MAX_JOIN_PAUSE))
+    Ok(evidence.turns())
+}
+
+/// Speaker evidence gathered block by block of a recording (embeddings and frame energy of
+/// its speech, a few kB per minute), so a long recording need not be held whole;
+/// [`Evidence::turns`] then finds the speakers over all of it.
+pub struct Evidence {
+    cfg: DiarizeConfig,
+    regions: Vec<Region>,
+    windows: Vec<Window>,
+    /// Uncentred embedding of each window.
+    raw: Vec<Embedding>,
+    /// Smoothed log energy of each region's frames.
+    energy: Vec<Vec<f32>>,
+}
+
+impl Evidence {
+    pub fn new(cfg: &DiarizeConfig) -> Result<Evidence, DiarizeError> {
+        cfg.validate()?;
+        Ok(Evidence {
+            cfg: cfg.clone(),
+            regions: Vec::new(),
+            windows: Vec::new(),
+            raw: Vec::new(),
+            energy: Vec::new(),
+        })
+    }
+
+    /// Adds the block `pcm`, which starts `offset` into the recording (a multiple of
+    /// 10 ms), with its `speech` spans (relative to the block). Blocks come in order.
+    pub fn add(
+        &mut self,
+        pcm: &Pcm16kMono,
+        offset: Ms,
+        speech: &[Span],
+        encoder: &Encoder,
+        progress: &dyn Progress,
+    ) {
+        let base = (offset.0 / FRAME_MS) as usize;
+        let regions = regions(speech, pcm.duration());
+        let threads = self
+            .cfg
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let window_frames = (self.cfg.window.0 / FRAME_MS) as usize;
+        let hop_frames = (self.cfg.hop.0 / FRAME_MS).max(1) as usize;
+        let windows: Vec<Window> = regions
+            .iter()
+            .enumerate()
+            .flat_map(|(r, reg)| {
+                window_starts(reg.frames, window_frames, hop_frames).map(move |(start, len)| {
+                    Window {
+                        region: r,
+                        start,
+                        len,
+                    }
+                })
+            })
+            .collect();
+        self.raw.extend(embed_windows(
+            pcm, encoder, &regions, &windows, threads, progress,
+        ));
+        self.energy.extend(
+            regions
+                .iter()
+                .map(|r| frame_energy(pcm.samples(), r.first, r.frames)),
+        );
+        let r0 = self.regions.len();
+        self.windows.extend(windows.into_iter().map(|w| Window {
+            region: w.region + r0,
+            ..w
+        }));
+        self.regions.extend(regions.into_iter().map(|r| Region {
+            span: Span::new(Ms(r.span.start.0 + offset.0), Ms(r.span.end.0 + offset.0)),
+            first: r.first + base,
+            frames: r.frames,
+        }));
+    }
+
+    /// The speaker turns of everything added.
+    pub fn turns(self) -> Vec<SpeakerTurn> {
+        let Evidence {
+            cfg,
+            regions,
+            windows,
+            raw,
+            energy,
+        } = self;
+        if regions.is_empty() {
+            return Vec::new();
+        }
+        let cfg = &cfg;
+        let secs: Vec<f32> = windows.iter().map(|w| frames_to_secs(w.len)).collect();
+        let centred = cluster::centre(&raw, &secs);
+        let seg = Segmenter {
+            regions: &regions,
+            windows: &windows,
+            embeddings: &centred,
+            energy: &energy,
+            penalty_per_frame: cfg.switch_penalty * 1000.0 / FRAME_MS as f32,
+            min_turn_frames: ms_to_frames(cfg.min_turn),
+            reliable_frames: ms_to_frames(RELIABLE_WINDOW),
+        };
+
+        // Stretches of one voice, from tight groups of windows.
+        let seed_stop = Stop::Distance {
+            distance: SEED_DISTANCE,
+            max: None,
+        };
+        let (labels, groups) = cluster::cluster(&centred, &secs, seed_stop);
+        let mut size = vec![0usize; groups.len()];
+        labels.iter().for_each(|&l| size[l] += 1);
+        let mut seeds: Vec<Embedding> = groups
+            .iter()
+            .zip(&size)
+            .filter(|(_, &n)| n >= MIN_SEED_WINDOWS)
+            .map(|(g, _)| *g)
+            .collect();
+        if seeds.is_empty() {
+            seeds = groups;
+        }
+        let seed_runs = seg.label(&seeds);
+        let join = ms_to_frames(MAX_JOIN_PAUSE);
+        let mut stretches = seg.stretches(&seed_runs, join, ms_to_frames(MIN_STRETCH));
+        if stretches.is_empty() {
+            // A short recording: every stretch has to do.
+            stretches = seg.stretches(&seed_runs, join, 1);
+        }
+
+        // Speakers: clusters of stretches.
+        let mean_of = |embs: &[Embedding], ws: &[usize]| {
+            let mut v = [0.0f32; EMBEDDING];
+            for &w in ws {
+                for (d, x) in v.iter_mut().zip(&embs[w]) {
+                    *d += secs[w] * x;
+                }
+            }
+            cluster::normalise(&mut v);
+            v
+        };
+        let items: Vec<Embedding> = stretches.iter().map(|s| mean_of(&centred, s)).collect();
+        let item_secs: Vec<f32> = stretches
+            .iter()
+            .map(|s| s.iter().map(|&w| secs[w]).sum())
+            .collect();
+        let stop = match cfg.speakers {
+            Some(k) => Stop::Count(k),
+            None => Stop::Distance {
+                distance: cfg.threshold,
+                max: cfg.max_speakers,
+            },
+        };
+        let (_, mut cents) = cluster::cluster(&items, &item_secs, stop);
+        if cfg.speakers.is_none() && cents.len() > 1 {
+            let raw_items: Vec<Embedding> = stretches.iter().map(|s| mean_of(&raw, s)).collect();
+            if cluster::one_voice(&raw_items, ONE_VOICE) {
+                cents = cluster::centroids(&items, &item_secs, &vec![0; items.len()], 1);
+            }
+        }
+        if cents.is_empty() {
+            cents = cluster::centroids(&centred, &secs, &vec![0; centred.len()], 1);
+        }
+        tracing::debug!(
+            windows = windows.len(),
+            seeds = seeds.len(),
+            stretches = items.len(),
+            speakers = cents.len(),
+            "diarize clusters"
+        );
+
+        // Resegmentation: speakers that win too little speech once turns are smoothed were
+        // outliers; the others' centroids are re-estimated from the windows they won.
+        let min_frames = if cfg.speakers.is_some() {
+            0
+        } else {
+            ms_to_frames(cfg.min_speaker)
+        };
+        let mut runs = seg.label(&cents);
+        for _ in 0..RESEGMENT_ROUNDS {
+            let refined = seg.refit(&runs, cents.len(), min_frames);
+            if refined.is_empty() || refined == cents {
+                break;
+            }
+            cents = refined;
+            runs = seg.label(&cents);
+        }
+        let mut turns: Vec<SpeakerTurn> = Vec::new();
+        for (r, region_runs) in runs.iter().enumerate() {
+            let reg = &regions[r];
+            for &(s, e, label) in region_runs {
+                let span = Span::new(
+                    Ms(((reg.first + s) as u64 * FRAME_MS).max(reg.span.start.0)),
+                    Ms(((reg.first + e) as u64 * FRAME_MS).min(reg.span.end.0)),
+                );
+                if !span.is_empty() {
+                    turns.push(SpeakerTurn {
+                        span,
+                        speaker: SpeakerId(label as u32),
+                    });
+                }
+            }
+        }
+        number_by_appearance(turns, MAX_JOIN_PAUSE)
+    }
 }
 
 fn ms_to_frames(t: Ms) -> usize {

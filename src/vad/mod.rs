@@ -29,7 +29,7 @@ pub const DEFAULT_PAD: Ms = Ms(100);
 pub const DEFAULT_MAX_SPEECH: Ms = Ms(30_000);
 
 /// Samples per VAD frame: Silero's 16 kHz window, 32 ms.
-const FRAME_SAMPLES: usize = 512;
+pub const FRAME_SAMPLES: usize = 512;
 const FRAME_MS: u64 = 32;
 /// Speech ends below `threshold - HYSTERESIS` (Silero's rule)…
 const HYSTERESIS: f32 = 0.15;
@@ -146,61 +146,10 @@ pub enum VadError {
 /// Finds the speech spans of `pcm` with the Silero VAD ggml model at `model`.
 /// Spans are sorted, non-overlapping, and lie within the recording.
 pub fn detect(pcm: &Pcm16kMono, model: &Path, cfg: &VadConfig) -> Result<Vec<Span>, VadError> {
-    cfg.validate()?;
-    if !model.is_file() {
-        return Err(VadError::ModelMissing {
-            path: model.to_path_buf(),
-        });
-    }
-    let model_str = model
-        .to_str()
-        .filter(|s| !s.contains('\0'))
-        .ok_or_else(|| VadError::ModelPath {
-            path: model.to_path_buf(),
-        })?;
-    let mut params = WhisperVadContextParams::new();
-    params.set_n_threads(VAD_THREADS);
-    params.set_use_gpu(false);
-    let mut ctx =
-        WhisperVadContext::new(model_str, params).map_err(|source| VadError::ModelLoad {
-            path: model.to_path_buf(),
-            source,
-        })?;
-    let probs = silero_probs(&mut ctx, pcm.samples())?;
-    tracing::debug!(frames = probs.len(), "Silero VAD scored the audio");
-    Ok(spans_from_probs(&probs, pcm.duration(), cfg))
-}
-
-/// Silero speech probability for every 32 ms frame of `samples`, computed chunk by chunk.
-fn silero_probs(ctx: &mut WhisperVadContext, samples: &[f32]) -> Result<Vec<f32>, VadError> {
-    let n_frames = samples.len().div_ceil(FRAME_SAMPLES);
-    let mut probs = Vec::with_capacity(n_frames);
-    let mut first = 0;
-    while first < n_frames {
-        let last = (first + CHUNK_FRAMES).min(n_frames);
-        let warmup = first.min(WARMUP_FRAMES);
-        let from = (first - warmup) * FRAME_SAMPLES;
-        let to = (last * FRAME_SAMPLES).min(samples.len());
-        ctx.detect_speech(&samples[from..to])
-            .map_err(|source| VadError::Detect {
-                at: Ms::from_samples(first * FRAME_SAMPLES, SAMPLE_RATE),
-                source,
-            })?;
-        let chunk = ctx.probabilities();
-        let expected = (to - from).div_ceil(FRAME_SAMPLES);
-        if chunk.len() != expected {
-            tracing::warn!(
-                got = chunk.len(),
-                expected,
-                "whisper.cpp VAD returned an unexpected number of frames"
-            );
-        }
-        probs.extend_from_slice(chunk.get(warmup..).unwrap_or_default());
-        first = last;
-    }
-    // whisper.cpp gives one probability per started frame; guard the invariant anyway.
-    probs.resize(n_frames, 0.0);
-    Ok(probs)
+    let mut d = Detector::silero(model, cfg)?;
+    d.score(pcm.samples(), true)?;
+    tracing::debug!(frames = d.scores.len(), "Silero VAD scored the audio");
+    Ok(d.spans(pcm.duration()))
 }
 
 /// Model-free fallback: speech is where the frame level stands well above the noise
@@ -208,10 +157,148 @@ fn silero_probs(ctx: &mut WhisperVadContext, samples: &[f32]) -> Result<Vec<f32>
 /// cannot tell speech from other loud sounds.
 pub fn detect_energy(pcm: &Pcm16kMono, cfg: &VadConfig) -> Vec<Span> {
     let levels: Vec<f32> = pcm.samples().chunks(FRAME_SAMPLES).map(frame_db).collect();
+    energy_spans(&levels, pcm.duration(), cfg)
+}
+
+/// Speech detection over a stream: frames are scored as audio arrives, and the spans of
+/// the audio held so far can be asked for at any time. The caller holds the audio and
+/// tells the detector when it drops the start of it ([`Detector::forget`]).
+pub struct Detector {
+    /// Silero context, or `None` for the energy fallback (scores are then frame levels).
+    silero: Option<WhisperVadContext>,
+    cfg: VadConfig,
+    /// One score per whole 32 ms frame of the held audio, from its first sample.
+    scores: Vec<f32>,
+}
+
+impl Detector {
+    /// A detector running the Silero VAD ggml model at `model`.
+    pub fn silero(model: &Path, cfg: &VadConfig) -> Result<Detector, VadError> {
+        cfg.validate()?;
+        if !model.is_file() {
+            return Err(VadError::ModelMissing {
+                path: model.to_path_buf(),
+            });
+        }
+        let model_str = model
+            .to_str()
+            .filter(|s| !s.contains('\0'))
+            .ok_or_else(|| VadError::ModelPath {
+                path: model.to_path_buf(),
+            })?;
+        let mut params = WhisperVadContextParams::new();
+        params.set_n_threads(VAD_THREADS);
+        params.set_use_gpu(false);
+        let ctx =
+            WhisperVadContext::new(model_str, params).map_err(|source| VadError::ModelLoad {
+                path: model.to_path_buf(),
+                source,
+            })?;
+        Ok(Detector {
+            silero: Some(ctx),
+            cfg: cfg.clone(),
+            scores: Vec::new(),
+        })
+    }
+
+    /// The model-free fallback ([`detect_energy`]'s rule over the audio held).
+    pub fn energy(cfg: &VadConfig) -> Result<Detector, VadError> {
+        cfg.validate()?;
+        Ok(Detector {
+            silero: None,
+            cfg: cfg.clone(),
+            scores: Vec::new(),
+        })
+    }
+
+    /// Scores the frames of `held` (the audio held, from the sample the first score
+    /// belongs to) not scored yet. A trailing partial frame is scored only `at_end`, as
+    /// more audio would change it.
+    pub fn score(&mut self, held: &[f32], at_end: bool) -> Result<(), VadError> {
+        let frames = if at_end {
+            held.len().div_ceil(FRAME_SAMPLES)
+        } else {
+            held.len() / FRAME_SAMPLES
+        };
+        let from = self.scores.len().min(frames);
+        self.scores.truncate(from);
+        match self.silero.as_mut() {
+            Some(ctx) => {
+                let new = silero_probs(ctx, held, from, frames)?;
+                self.scores.extend(new);
+            }
+            None => {
+                let end = held.len().min(frames * FRAME_SAMPLES);
+                let tail = &held[(from * FRAME_SAMPLES).min(end)..end];
+                self.scores.extend(tail.chunks(FRAME_SAMPLES).map(frame_db));
+            }
+        }
+        self.scores.resize(frames, 0.0);
+        Ok(())
+    }
+
+    /// Speech spans of the scored audio, whose length is `held`.
+    pub fn spans(&self, held: Ms) -> Vec<Span> {
+        match self.silero {
+            Some(_) => spans_from_probs(&self.scores, held, &self.cfg),
+            None => energy_spans(&self.scores, held, &self.cfg),
+        }
+    }
+
+    /// The caller dropped the first `samples` of the held audio (a multiple of
+    /// [`FRAME_SAMPLES`]).
+    pub fn forget(&mut self, samples: usize) {
+        debug_assert_eq!(samples % FRAME_SAMPLES, 0);
+        let frames = (samples / FRAME_SAMPLES).min(self.scores.len());
+        self.scores.drain(..frames);
+    }
+}
+
+/// Silero speech probability for frames `from..to` of `samples` (32 ms each), computed
+/// chunk by chunk; each chunk is preceded by up to [`WARMUP_FRAMES`] of the audio before it.
+fn silero_probs(
+    ctx: &mut WhisperVadContext,
+    samples: &[f32],
+    from: usize,
+    to: usize,
+) -> Result<Vec<f32>, VadError> {
+    let mut probs = Vec::with_capacity(to.saturating_sub(from));
+    let mut first = from;
+    while first < to {
+        let last = (first + CHUNK_FRAMES).min(to);
+        let warmup = first.min(WARMUP_FRAMES);
+        let a = (first - warmup) * FRAME_SAMPLES;
+        let b = (last * FRAME_SAMPLES).min(samples.len());
+        ctx.detect_speech(&samples[a..b])
+            .map_err(|source| VadError::Detect {
+                at: Ms::from_samples(first * FRAME_SAMPLES, SAMPLE_RATE),
+                source,
+            })?;
+        let chunk = ctx.probabilities();
+        let expected = (b - a).div_ceil(FRAME_SAMPLES);
+        if chunk.len() != expected {
+            tracing::warn!(
+                got = chunk.len(),
+                expected,
+                "whisper.cpp VAD returned an unexpected number of frames"
+            );
+        }
+        let mut kept: Vec<f32> = chunk.get(warmup..).unwrap_or_default().to_vec();
+        // whisper.cpp gives one probability per started frame; guard the invariant anyway.
+        kept.resize(last - first, 0.0);
+        probs.extend(kept);
+        first = last;
+    }
+    Ok(probs)
+}
+
+/// Spans from frame levels (dBFS): speech is where the level stands well above the noise
+/// floor of these frames.
+fn energy_spans(levels: &[f32], total: Ms, cfg: &VadConfig) -> Vec<Span> {
     if levels.is_empty() {
         return Vec::new();
     }
-    let mut sorted = levels.clone();
+    let mut sorted = levels.to_vec();
     sorted.sort_by(f32::total_cmp);
     let quantile = |q: f32| sorted[((sorted.len() - 1) as f32 * q) as usize];
     let floor = quantile(ENERGY_FLOOR_QUANTILE);
@@ -228,7 +315,7 @@ pub fn detect_energy(pcm: &Pcm16kMono, cfg: &VadConfig) -> Vec<Span> {
         threshold: DEFAULT_THRESHOLD,
         ..cfg.clone()
     };
-    spans_from_probs(&scores, pcm.duration(), &energy_cfg)
+    spans_from_probs(&scores, total, &energy_cfg)
 }
 
 /// RMS level of one frame in dBFS.
