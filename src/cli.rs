@@ -155,6 +155,10 @@ pub struct TranscribeArgs {
     /// Machine-readable progress and results on stdout, one JSON object per line.
     #[arg(long)]
     pub json: bool,
+    /// Files transcribed at once, the cores split between them (one model in memory,
+    /// ~150 MB more per extra job with base).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
     /// Seconds of audio processed at a time (memory stays flat whatever the length);
     /// for tests and measurements.
     #[arg(long, value_name = "SECONDS", hide = true, default_value_t = 600)]

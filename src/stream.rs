@@ -91,6 +91,9 @@ impl Blocks {
 
     /// The next block, `None` after the last.
     pub fn next_block(&mut self) -> Result<Option<Block>, StreamError> {
+        // Exactly one block's room: a doubling Vec would hold up to twice that.
+        self.held
+            .reserve_exact(self.block.saturating_sub(self.held.len()));
         while !self.ended && self.held.len() < self.block {
             let want = self.block - self.held.len();
             if self.reader.read(want, &mut self.held)? == 0 {

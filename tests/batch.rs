@@ -112,6 +112,16 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn batch_isolates_bad_files_reports_and_resumes() {
+    batch_run("1");
+}
+
+/// The same batch with two files at a time (one model, two decoder states).
+#[test]
+fn parallel_batch_isolates_bad_files_reports_and_resumes() {
+    batch_run("2");
+}
+
+fn batch_run(jobs: &str) {
     models();
     let tmp = tempfile::tempdir().unwrap();
     let inp = tmp.path().join("録音");
@@ -124,7 +134,15 @@ fn batch_isolates_bad_files_reports_and_resumes() {
 
     let run = || {
         gijiroku()
-            .args(["transcribe", "--recursive", "--greedy", "--json", "-o"])
+            .args([
+                "transcribe",
+                "--recursive",
+                "--greedy",
+                "--json",
+                "-j",
+                jobs,
+                "-o",
+            ])
             .arg(&out)
             .arg(&inp)
             .output()

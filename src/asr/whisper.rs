@@ -10,7 +10,7 @@
 //! [`guard`](super::guard) checks every segment against the speech spans and the prompt.
 
 use std::ffi::c_void;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -43,8 +43,9 @@ const TOKENIZE_BUFFER: usize = 4_096;
 
 pub struct WhisperTranscriber {
     state: WhisperState,
-    // Kept alive for `state`, which borrows the model through an Arc inside whisper-rs.
-    _ctx: WhisperContext,
+    // Kept alive for `state`, which borrows the model through an Arc inside whisper-rs;
+    // shared by forks, so parallel workers hold the weights once.
+    ctx: Arc<WhisperContext>,
     cfg: AsrConfig,
     name: String,
     cancel: Arc<AtomicBool>,
@@ -70,6 +71,28 @@ impl WhisperTranscriber {
     pub fn for_live(mut self) -> Self {
         self.live = true;
         self
+    }
+
+    /// Another transcriber on the same loaded model (its own decoder state, `threads`
+    /// threads), for transcribing files in parallel.
+    pub fn fork(&self, threads: usize) -> Result<Self, AsrError> {
+        let state = self.ctx.create_state().map_err(|e| AsrError::ModelLoad {
+            path: PathBuf::from(&self.name),
+            detail: e.to_string(),
+        })?;
+        Ok(WhisperTranscriber {
+            state,
+            ctx: Arc::clone(&self.ctx),
+            cfg: AsrConfig {
+                threads,
+                ..self.cfg.clone()
+            },
+            name: self.name.clone(),
+            cancel: Arc::clone(&self.cancel),
+            eot: self.eot,
+            live: self.live,
+            dtw: self.dtw,
+        })
     }
 
     /// Load the model at `path`. `cancel` aborts a running decode when set (Ctrl-C).
@@ -116,7 +139,7 @@ impl WhisperTranscriber {
         }
         Ok(WhisperTranscriber {
             state,
-            _ctx: ctx,
+            ctx: Arc::new(ctx),
             cfg,
             name: name.to_string(),
             cancel,

@@ -4,8 +4,8 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -15,7 +15,7 @@ use gijiroku::asr::whisper::WhisperTranscriber;
 use gijiroku::batch::{self, BatchReport, FileReport, FileStatus, Freshness};
 use gijiroku::diarize::Encoder;
 use gijiroku::models::{ModelStore, SPEAKER_MODEL, VAD_MODEL};
-use gijiroku::pipeline::{self, Engine, Job};
+use gijiroku::pipeline::{self, Engine, Job, Outcome, PipelineError};
 use gijiroku::types::Progress;
 
 use super::{model_display_name, validate, Bar, Cli, Status, TranscribeArgs};
@@ -160,94 +160,134 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
             cancel.clone(),
             &*display.file_bar(),
         )?;
-        let mut loaded = loaded;
-        let mut engine = Engine {
-            transcriber: &mut loaded.transcriber,
-            vad_model: loaded.vad_model.clone(),
-            encoder: loaded.encoder.as_ref(),
-            config: settings.config.clone(),
-            formats: settings.formats.clone(),
-            template: settings.template.clone(),
-            force: args.force,
-        };
-        display.start_overall(todo.len(), total_audio);
-        let mut audio_done = 0.0;
-        for (n, (item, duration)) in todo.iter().zip(&durations).enumerate() {
-            if cancel.load(Ordering::SeqCst) {
-                interrupted = true;
-                break;
-            }
-            display.set_overall(n, audio_done);
-            let job = Job {
-                input: &item.input,
-                out_dir: &item.out_dir,
-                sheet: settings.sheet.as_ref(),
-            };
-            let bar = display.file_bar();
-            bar.start(&item.input.display().to_string(), 0);
-            let t0 = Instant::now();
-            let result = pipeline::run_file(&mut engine, &job, &*bar);
-            bar.finish();
-            let secs = t0.elapsed().as_secs_f64();
-            let row = match result {
-                Ok(outcome) => {
-                    let audio = outcome.audio.duration.as_secs_f64();
-                    let mut line = format!(
-                        "{}: {:.1} 秒の音声を {:.1} 秒で処理 (RTF {:.3}, 話者 {} 人) → {}",
-                        item.input.display(),
-                        audio,
-                        secs,
-                        secs / audio.max(0.001),
-                        outcome.speakers,
-                        outcome
-                            .outputs
-                            .iter()
-                            .map(|p| p.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                    if outcome.audio.truncated {
-                        line.push_str(" [warning: the file ends before its header says; read as far as it goes]");
-                    }
-                    display.println(&line);
-                    audio_done += audio;
-                    FileReport {
-                        file: item.input.clone(),
-                        status: FileStatus::Ok,
-                        duration_seconds: Some(audio),
-                        speakers: (engine.encoder.is_some()).then_some(outcome.speakers),
-                        processing_seconds: secs,
-                        outputs: outcome.outputs,
-                        message: None,
-                    }
-                }
-                Err(e) if e.is_interrupted() => {
-                    interrupted = true;
-                    FileReport {
-                        status: FileStatus::Interrupted,
-                        duration_seconds: *duration,
-                        message: Some("interrupted; no output written".into()),
-                        ..failed_row(&item.input, String::new(), secs)
-                    }
-                }
-                Err(e) => {
-                    display.error(&format!("error: {e:#}"));
-                    audio_done += duration.unwrap_or(0.0);
-                    FileReport {
-                        duration_seconds: *duration,
-                        ..failed_row(&item.input, format!("{e:#}"), secs)
-                    }
-                }
-            };
-            emit(
-                args.json,
-                serde_json::json!({"event": "file", "result": &row}),
-            );
-            report.push(row);
-            if interrupted {
-                break;
-            }
+        // Parallel files: one decoder state per worker on the one loaded model, the cores
+        // split between them.
+        let jobs = args.jobs.clamp(1, todo.len());
+        let cores = settings.config.asr.effective_threads();
+        let per_job = (cores / jobs).max(1);
+        let mut config = settings.config.clone();
+        if jobs > 1 {
+            config.diarize.threads = Some(per_job);
         }
+        let mut transcribers = Vec::with_capacity(jobs);
+        for _ in 1..jobs {
+            transcribers.push(loaded.transcriber.fork(per_job)?);
+        }
+        transcribers.push(if jobs > 1 {
+            loaded.transcriber.fork(per_job)?
+        } else {
+            loaded.transcriber
+        });
+        display.start_overall(todo.len(), total_audio);
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel::<(usize, Result<Outcome, PipelineError>, f64)>();
+        std::thread::scope(|scope| {
+            for mut transcriber in transcribers {
+                let bar = display.file_bar();
+                let (tx, next, todo, cancel) = (tx.clone(), &next, &todo, &cancel);
+                let engine_parts = (&loaded.vad_model, loaded.encoder.as_ref(), &config);
+                let (formats, template, sheet) = (
+                    &settings.formats,
+                    &settings.template,
+                    settings.sheet.as_ref(),
+                );
+                scope.spawn(move || {
+                    let (vad_model, encoder, config) = engine_parts;
+                    let mut engine = Engine {
+                        transcriber: &mut transcriber,
+                        vad_model: vad_model.clone(),
+                        encoder,
+                        config: config.clone(),
+                        formats: formats.clone(),
+                        template: template.clone(),
+                        force: args.force,
+                    };
+                    loop {
+                        if cancel.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let n = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(item) = todo.get(n) else { break };
+                        let job = Job {
+                            input: &item.input,
+                            out_dir: &item.out_dir,
+                            sheet,
+                        };
+                        bar.start(&item.input.display().to_string(), 0);
+                        let t0 = Instant::now();
+                        let result = pipeline::run_file(&mut engine, &job, &*bar);
+                        bar.finish();
+                        if tx.send((n, result, t0.elapsed().as_secs_f64())).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut audio_done = 0.0;
+            for (done, (n, result, secs)) in rx.iter().enumerate() {
+                let item = &todo[n];
+                let duration = &durations[n];
+                let row = match result {
+                    Ok(outcome) => {
+                        let audio = outcome.audio.duration.as_secs_f64();
+                        let mut line = format!(
+                            "{}: {:.1} 秒の音声を {:.1} 秒で処理 (RTF {:.3}, 話者 {} 人) → {}",
+                            item.input.display(),
+                            audio,
+                            secs,
+                            secs / audio.max(0.001),
+                            outcome.speakers,
+                            outcome
+                                .outputs
+                                .iter()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                        if outcome.audio.truncated {
+                            line.push_str(" [warning: the file ends before its header says; read as far as it goes]");
+                        }
+                        display.println(&line);
+                        audio_done += audio;
+                        FileReport {
+                            file: item.input.clone(),
+                            status: FileStatus::Ok,
+                            duration_seconds: Some(audio),
+                            speakers: loaded.encoder.is_some().then_some(outcome.speakers),
+                            processing_seconds: secs,
+                            outputs: outcome.outputs,
+                            message: None,
+                        }
+                    }
+                    Err(e) if e.is_interrupted() => {
+                        interrupted = true;
+                        FileReport {
+                            status: FileStatus::Interrupted,
+                            duration_seconds: *duration,
+                            message: Some("interrupted; no output written".into()),
+                            ..failed_row(&item.input, String::new(), secs)
+                        }
+                    }
+                    Err(e) => {
+                        display.error(&format!("error: {e:#}"));
+                        audio_done += duration.unwrap_or(0.0);
+                        FileReport {
+                            duration_seconds: *duration,
+                            ..failed_row(&item.input, format!("{e:#}"), secs)
+                        }
+                    }
+                };
+                emit(
+                    args.json,
+                    serde_json::json!({"event": "file", "result": &row}),
+                );
+                report.push(row);
+                display.set_overall(done + 1, audio_done);
+            }
+        });
+        // Ctrl-C between files: the workers stopped taking new ones.
+        interrupted |= cancel.load(Ordering::SeqCst);
         display.finish_overall();
     }
 
