@@ -108,6 +108,32 @@ pub fn apply(segments: Vec<AsrSegment>, ctx: &GuardContext) -> Vec<AsrSegment> {
     drop_repeated_segments(out)
 }
 
+/// Characters per second of speech below which a decode has lost most of what was said
+/// (Japanese meeting speech gives about 5 written characters a second; a window that
+/// slipped into a prompt echo or a stray English word gives well under 1).
+pub const SPARSE_CHARS_PER_SEC: f32 = 1.5;
+/// Speech a window needs before its text density is judged.
+const SPARSE_MIN_SPEECH: Ms = Ms(4_000);
+
+/// True when `segments` hold far too little text for the speech in `window`: an initial
+/// prompt sometimes sends whisper.cpp into a stray word or an echo of the prompt that
+/// claims the whole window, so nothing is left uncovered to decode again.
+pub fn too_sparse(window: Span, speech: &[Span], segments: &[AsrSegment]) -> bool {
+    let speech_ms: u64 = speech.iter().map(|s| s.overlap(&window).0).sum();
+    if speech_ms < SPARSE_MIN_SPEECH.0 {
+        return false;
+    }
+    (content_chars(segments) as f32) < SPARSE_CHARS_PER_SEC * speech_ms as f32 / 1000.0
+}
+
+/// Letters, kana, kanji and digits in `segments` (punctuation and spaces not counted).
+pub fn content_chars(segments: &[AsrSegment]) -> usize {
+    segments
+        .iter()
+        .map(|s| s.text.chars().filter(|&c| is_content(c)).count())
+        .sum()
+}
+
 /// Speech inside a window that no segment covers, grouped into windows worth decoding again:
 /// whisper.cpp sometimes ends a window early and the rest of its speech is lost (more often
 /// with an initial prompt). Speech within [`COVER_SLACK`] of a segment counts as covered
@@ -510,6 +536,21 @@ mod tests {
 
     fn sp(a: u64, b: u64) -> Span {
         Span::new(Ms(a), Ms(b))
+    }
+
+    #[test]
+    fn sparse_windows_are_found() {
+        let w = sp(0, 30_000);
+        let speech = [sp(0, 10_000), sp(12_000, 28_000)]; // 26 s of speech
+                                                          // A stray word claiming the window: 6 characters for 26 s.
+        assert!(too_sparse(w, &speech, &[seg("reason。", 0, 0.5, 0.0)]));
+        assert!(too_sparse(w, &speech, &[]));
+        // Ordinary speech density (5 characters a second) is not.
+        let text: String = "本日の議題について説明いたします".repeat(8);
+        assert!(!too_sparse(w, &speech, &[seg(&text, 0, 0.9, 0.0)]));
+        // Too little speech to judge.
+        assert!(!too_sparse(w, &[sp(0, 3_000)], &[]));
+        assert_eq!(content_chars(&[seg("はい、 1件。", 0, 0.9, 0.0)]), 4);
     }
 
     #[test]

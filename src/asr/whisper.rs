@@ -370,6 +370,18 @@ impl Transcriber for WhisperTranscriber {
                 return Err(AsrError::Interrupted);
             }
             let mut segs = self.decode_window(pcm, w, true)?;
+            if self.cfg.guard
+                && !self.live
+                && self.cfg.initial_prompt.is_some()
+                && guard::too_sparse(w, speech, &segs)
+            {
+                // The prompt derailed the decoder; without it the window usually comes out.
+                let plain = self.decode_window(pcm, w, false)?;
+                if guard::content_chars(&plain) > guard::content_chars(&segs) {
+                    tracing::info!(window = %format!("{}-{}", w.start, w.end), "too little text with the prompt; decoded without it");
+                    segs = plain;
+                }
+            }
             tracing::debug!(window = %format!("{}-{}", w.start, w.end), segments = segs.len(), "decoded");
             if self.cfg.guard {
                 let prompt = self.cfg.initial_prompt.clone();

@@ -529,8 +529,10 @@ fn fillers(c: &[char]) -> Vec<Edit> {
 }
 
 /// Single kana that are words of their own after a pause (interjections, conjunctions,
-/// particles): a syllable stammer is never assumed for these before a kanji.
-const STANDALONE_KANA: &str = "あえおがでとはもねさよなやへほんをにの";
+/// particles): a syllable stammer is never assumed for these before a kanji. か is the
+/// question particle that whisper often leaves at the start of the next segment
+/// (`…ありません` | `か 佐藤です`).
+const STANDALONE_KANA: &str = "あえおかがでとはもねさよなやへほんをにの";
 
 /// Longest word looked at for a repeat (`予算、予算の`), in characters.
 const STAMMER_MAX_CHARS: usize = 10;
@@ -894,6 +896,7 @@ mod tests {
             "これ、これから説明します。",
             "と、東京都の件です。",
             "で、今回の件です。",
+            "か、佐藤です。",
             "補正予算、予算の執行状況です。",
             "10、10、20です。",
             "いろいろ、ありました。",
