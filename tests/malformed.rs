@@ -830,3 +830,36 @@ fn fuzz_wav_65535_channels_overflowed_in_symphonia() {
         "{err}"
     );
 }
+
+/// Fuzzing finding (audio_load, crash-0ccf8a48): a 32-bit float WAV whose samples are NaN,
+/// infinite or huge made the FFT resampler panic. Such samples are now silence or full
+/// scale; the file is read, not refused.
+#[test]
+fn fuzz_float_wav_with_nan_and_infinite_samples() {
+    let dir = tmp();
+    let path = dir.path().join("nan.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    for i in 0..16_000 {
+        let v = match i % 7 {
+            0 => f32::NAN,
+            1 => f32::INFINITY,
+            2 => -3e38,
+            _ => (i as f32 * 0.05).sin() * 0.3,
+        };
+        w.write_sample(v).unwrap();
+    }
+    w.finalize().unwrap();
+    let (pcm, info) = gijiroku::audio::load(&path).expect("read, not refused");
+    assert_eq!(info.source_rate, 8_000);
+    assert_eq!(pcm.samples().len(), 32_000);
+    assert!(pcm
+        .samples()
+        .iter()
+        .all(|v| v.is_finite() && v.abs() <= 1.5));
+}

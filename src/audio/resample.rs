@@ -17,6 +17,15 @@ pub struct ResampleError {
     pub detail: String,
 }
 
+/// `v` clamped to -1..=1, with NaN as 0.
+fn sanitize(v: f32) -> f32 {
+    if v.is_nan() {
+        0.0
+    } else {
+        v.clamp(-1.0, 1.0)
+    }
+}
+
 /// Down-mix and resample a stream to 16 kHz mono, chunk by chunk.
 pub struct ToMono16k {
     rate: u32,
@@ -68,9 +77,12 @@ impl ToMono16k {
         self.frames_in += frames as u64;
         // Equal-weight down-mix: meeting recorders put the same room in every channel.
         let gain = 1.0 / ch as f32;
+        // Float files can hold NaN, infinities or values far outside -1..=1 (found by
+        // fuzzing: the FFT resampler panics on them); such samples become silence or full
+        // scale.
         let mono = interleaved
             .chunks_exact(ch)
-            .map(|f| f.iter().sum::<f32>() * gain);
+            .map(|f| sanitize(f.iter().sum::<f32>() * gain));
         if self.resampler.is_none() {
             let before = out.len();
             out.extend(mono);
@@ -173,6 +185,20 @@ mod tests {
     fn freq(x: &[f32]) -> f32 {
         let crossings = x.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
         crossings as f32 / (x.len() as f32 / SAMPLE_RATE as f32)
+    }
+
+    #[test]
+    fn non_finite_and_huge_samples_do_not_reach_the_fft() {
+        let mut input = sine(8_000, 440.0, 1.0, 1);
+        for (i, v) in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -3e38]
+            .into_iter()
+            .enumerate()
+        {
+            input[100 + 1000 * i] = v;
+        }
+        let out = convert(&input, 8_000, 1, 700);
+        assert_eq!(out.len(), 16_000);
+        assert!(out.iter().all(|v| v.is_finite()));
     }
 
     #[test]
