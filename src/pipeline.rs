@@ -157,6 +157,8 @@ pub fn run_file(
         };
         t_read += t.elapsed().as_secs_f64();
         spans += block.speech.len();
+        // Logged before this block's recognition starts (tests time Ctrl-C by it).
+        tracing::info!(file = %job.input.display(), at = %block.offset, spans = block.speech.len(), "speech detected");
         if let (Some(ev), Some(encoder)) = (evidence.as_mut(), engine.encoder) {
             let t = Instant::now();
             ev.add(
@@ -186,7 +188,7 @@ pub fn run_file(
     let audio = blocks.info();
     let t_vad = blocks.vad_time().as_secs_f64();
     let t_decode = t_read - t_vad;
-    tracing::info!(file = %job.input.display(), spans, "speech detected");
+    tracing::info!(file = %job.input.display(), spans, "recording read");
 
     let t = Instant::now();
     let turns: Vec<SpeakerTurn> = evidence.map(Evidence::turns).unwrap_or_default();
