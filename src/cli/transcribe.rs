@@ -169,15 +169,15 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
         if jobs > 1 {
             config.diarize.threads = Some(per_job);
         }
-        let mut transcribers = Vec::with_capacity(jobs);
-        for _ in 1..jobs {
-            transcribers.push(loaded.transcriber.fork(per_job)?);
-        }
-        transcribers.push(if jobs > 1 {
-            loaded.transcriber.fork(per_job)?
+        // One job keeps the loaded transcriber (all threads); several get forks sized to
+        // their share of the cores.
+        let transcribers = if jobs == 1 {
+            vec![loaded.transcriber]
         } else {
-            loaded.transcriber
-        });
+            (0..jobs)
+                .map(|_| loaded.transcriber.fork(per_job))
+                .collect::<Result<Vec<_>, _>>()?
+        };
         display.start_overall(todo.len(), total_audio);
         let next = AtomicUsize::new(0);
         let (tx, rx) = mpsc::channel::<(usize, Result<Outcome, PipelineError>, f64)>();
