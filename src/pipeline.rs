@@ -3,6 +3,8 @@
 //! [`Outcome`].
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -132,13 +134,19 @@ pub fn run_file(
     .map_err(vad_err)?;
     let mut blocks = Blocks::new(reader, detector, &engine.config.stream)
         .map_err(|e| stream_err(job.input, e))?;
-    let diarize_cfg = diarize_config(&engine.config.diarize, job.sheet);
+    let mut diarize_cfg = diarize_config(&engine.config.diarize, job.sheet);
+    // The encoder works beside the recogniser (below): one thread, not all cores.
+    diarize_cfg.threads.get_or_insert(1);
+    // Tells the speaker encoder beside the recogniser to give up (Ctrl-C, a failed decode).
+    let asr_failed = Arc::new(AtomicBool::new(false));
     let mut evidence = match engine.encoder {
         Some(_) => Some(
-            Evidence::new(&diarize_cfg).map_err(|source| PipelineError::Diarize {
-                path: job.input.to_path_buf(),
-                source,
-            })?,
+            Evidence::new(&diarize_cfg)
+                .map_err(|source| PipelineError::Diarize {
+                    path: job.input.to_path_buf(),
+                    source,
+                })?
+                .stop_on(Arc::clone(&asr_failed)),
         ),
         None => None,
     };
@@ -159,31 +167,50 @@ pub fn run_file(
         spans += block.speech.len();
         // Logged before this block's recognition starts (tests time Ctrl-C by it).
         tracing::info!(file = %job.input.display(), at = %block.offset, spans = block.speech.len(), "speech detected");
-        if let (Some(ev), Some(encoder)) = (evidence.as_mut(), engine.encoder) {
-            let t = Instant::now();
-            ev.add(
-                &block.pcm,
-                block.offset,
-                &block.speech,
-                encoder,
-                &NoProgress,
-            );
-            t_diarize += t.elapsed().as_secs_f64();
-        }
-        let t = Instant::now();
         let within = Within {
             inner: progress,
             base: block.offset.0,
         };
-        let segs = engine
-            .transcriber
-            .transcribe(&block.pcm, &block.speech, &within)
-            .map_err(|source| PipelineError::Asr {
-                path: job.input.to_path_buf(),
-                source,
-            })?;
+        let transcriber = &mut *engine.transcriber;
+        // Speaker evidence runs beside the recognition of the same block: whisper.cpp's
+        // threads leave a core idle part of the time (between decoder steps), which the
+        // one-thread speaker encoder fills.
+        let (segs, asr_secs, diarized) = std::thread::scope(|scope| {
+            let side = match (evidence.as_mut(), engine.encoder) {
+                (Some(ev), Some(encoder)) => {
+                    let block = &block;
+                    Some(scope.spawn(move || {
+                        let t = Instant::now();
+                        ev.add(
+                            &block.pcm,
+                            block.offset,
+                            &block.speech,
+                            encoder,
+                            &NoProgress,
+                        );
+                        t.elapsed().as_secs_f64()
+                    }))
+                }
+                _ => None,
+            };
+            let t = Instant::now();
+            let segs = transcriber.transcribe(&block.pcm, &block.speech, &within);
+            let asr_secs = t.elapsed().as_secs_f64();
+            if segs.is_err() {
+                asr_failed.store(true, Ordering::Relaxed);
+            }
+            let diarized = side.map_or(0.0, |h| {
+                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+            });
+            (segs, asr_secs, diarized)
+        });
+        t_diarize += diarized;
+        t_asr += asr_secs;
+        let segs = segs.map_err(|source| PipelineError::Asr {
+            path: job.input.to_path_buf(),
+            source,
+        })?;
         segments.extend(segs.into_iter().map(|s| s.shifted(block.offset)));
-        t_asr += t.elapsed().as_secs_f64();
     }
     let audio = blocks.info();
     let t_vad = blocks.vad_time().as_secs_f64();

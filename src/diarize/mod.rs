@@ -26,6 +26,8 @@ mod segment;
 pub mod weights;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -265,6 +267,9 @@ pub struct Evidence {
     raw: Vec<Embedding>,
     /// Smoothed log energy of each region's frames.
     energy: Vec<Vec<f32>>,
+    /// Set when the evidence is no longer wanted (the file's recognition failed or was
+    /// interrupted): [`Evidence::add`] stops between groups of windows.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl Evidence {
@@ -276,7 +281,14 @@ impl Evidence {
             windows: Vec::new(),
             raw: Vec::new(),
             energy: Vec::new(),
+            stop: None,
         })
+    }
+
+    /// Gives up adding (the evidence is then incomplete) as soon as `stop` is set.
+    pub fn stop_on(mut self, stop: Arc<AtomicBool>) -> Evidence {
+        self.stop = Some(stop);
+        self
     }
 
     /// Adds the block `pcm`, which starts `offset` into the recording (a multiple of
@@ -310,9 +322,17 @@ impl Evidence {
                 })
             })
             .collect();
-        self.raw.extend(embed_windows(
-            pcm, encoder, &regions, &windows, threads, progress,
-        ));
+        let stop = self.stop.as_deref();
+        let embedded = embed_windows(pcm, encoder, &regions, &windows, threads, progress, stop);
+        if embedded.len() < windows.len() {
+            // Stopped: what is here can no longer be clustered; keep nothing.
+            self.regions.clear();
+            self.windows.clear();
+            self.raw.clear();
+            self.energy.clear();
+            return;
+        }
+        self.raw.extend(embedded);
         self.energy.extend(
             regions
                 .iter()
@@ -338,6 +358,7 @@ impl Evidence {
             windows,
             raw,
             energy,
+            ..
         } = self;
         if regions.is_empty() {
             return Vec::new();
@@ -474,6 +495,7 @@ fn embed_windows(
     windows: &[Window],
     threads: usize,
     progress: &dyn Progress,
+    stop: Option<&AtomicBool>,
 ) -> Vec<Embedding> {
     let total_ms: u64 = regions.iter().map(|r| r.span.len().0).sum();
     progress.start("diarize", total_ms);
@@ -481,6 +503,9 @@ fn embed_windows(
     let mut done_ms = 0;
     let mut w0 = 0;
     while w0 < windows.len() {
+        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
         let r0 = windows[w0].region;
         let mut w1 = w0;
         let mut r1 = r0;
