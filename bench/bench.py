@@ -121,23 +121,28 @@ def hyp_text(json_path: Path) -> str:
 
 
 def configs(quick: bool, long: bool):
-    """(label, kind, model, beam) — kind is e2e, asr or fw-<compute>."""
+    """(label, kind, model, beam, extra args) — kind is e2e, asr or fw-<compute>."""
     out = []
     models = ["base"] if quick else ["base", "base-q8_0", "base-q5_0"]
     for beam in (1, 5):
         for m in models:
             if long and m != "base" and beam == 5:
                 continue
-            out.append((f"gijiroku ASR {m} {'greedy' if beam == 1 else 'beam 5'}", "asr", m, beam))
-        out.append((f"gijiroku end-to-end base {'greedy' if beam == 1 else 'beam 5'}", "e2e", "base", beam))
+            out.append((f"gijiroku ASR {m} {'greedy' if beam == 1 else 'beam 5'}", "asr", m, beam, []))
+        out.append((f"gijiroku end-to-end base {'greedy' if beam == 1 else 'beam 5'}", "e2e", "base", beam, []))
         for compute in ("int8", "float32"):
             if long and compute == "float32" and beam == 1:
                 continue
-            out.append((f"faster-whisper {compute} {'greedy' if beam == 1 else 'beam 5'}", f"fw-{compute}", None, beam))
+            out.append((f"faster-whisper {compute} {'greedy' if beam == 1 else 'beam 5'}", f"fw-{compute}", None, beam, []))
+    if not long:
+        # What the knobs do (README "速さ"): one thread instead of two, and no speech detection
+        # (every second is recognised, silence included).
+        out.append(("gijiroku ASR base greedy, 1 thread", "asr", "base", 1, ["--threads", "1"]))
+        out.append(("gijiroku ASR base greedy, no VAD", "asr", "base", 1, ["--no-vad"]))
     return out
 
 
-def run_one(kind, model, beam, audio: Path, out: Path):
+def run_one(kind, model, beam, extra, audio: Path, out: Path):
     out.mkdir(parents=True, exist_ok=True)
     if kind.startswith("fw-"):
         hyp = out / "fw.json"
@@ -145,7 +150,8 @@ def run_one(kind, model, beam, audio: Path, out: Path):
                "--compute", kind[3:], "--beam", str(beam), "--threads", str(THREADS), "--out", str(hyp)]
     else:
         cmd = [str(BIN), "--models-dir", str(MODELS), "-q", "transcribe", str(audio), "-o", str(out), "--force",
-               "--model", model, "--threads", str(THREADS)]
+               "--model", model]
+        cmd += extra if "--threads" in extra else ["--threads", str(THREADS)] + extra
         cmd += ["--greedy"] if beam == 1 else ["--beam", str(beam)]
         cmd += ["--no-diarize", "--formats", "json"] if kind == "asr" else ["--formats", "docx,json"]
         hyp = out / (audio.stem + ".json")
@@ -201,10 +207,10 @@ def main():
         ref = audio.with_suffix("").with_suffix(".ref.txt")
         ref = ref if ref.exists() else audio.parent / (audio.stem + ".ref.txt")
         secs = duration(audio)
-        for label, kind, model, beam in configs(a.quick, is_long):
+        for n, (label, kind, model, beam, extra) in enumerate(configs(a.quick, is_long)):
             walls, rsss, err = [], [], None
             for i in range(repeats):
-                wall, rss, hyp = run_one(kind, model, beam, audio, work / f"{audio.stem}-{kind}-{model}-{beam}-{i}")
+                wall, rss, hyp = run_one(kind, model, beam, extra, audio, work / f"{audio.stem}-{n}-{i}")
                 walls.append(wall)
                 rsss.append(rss)
                 if err is None and ref.exists():

@@ -48,6 +48,8 @@ pub struct WhisperTranscriber {
     ctx: Arc<WhisperContext>,
     cfg: AsrConfig,
     name: String,
+    /// The model file, for errors.
+    path: PathBuf,
     cancel: Arc<AtomicBool>,
     eot: i32,
     /// Short live windows: see [`WhisperTranscriber::for_live`].
@@ -77,7 +79,7 @@ impl WhisperTranscriber {
     /// threads), for transcribing files in parallel.
     pub fn fork(&self, threads: usize) -> Result<Self, AsrError> {
         let state = self.ctx.create_state().map_err(|e| AsrError::ModelLoad {
-            path: PathBuf::from(&self.name),
+            path: self.path.clone(),
             detail: e.to_string(),
         })?;
         Ok(WhisperTranscriber {
@@ -88,6 +90,7 @@ impl WhisperTranscriber {
                 ..self.cfg.clone()
             },
             name: self.name.clone(),
+            path: self.path.clone(),
             cancel: Arc::clone(&self.cancel),
             eot: self.eot,
             live: self.live,
@@ -142,6 +145,7 @@ impl WhisperTranscriber {
             ctx: Arc::new(ctx),
             cfg,
             name: name.to_string(),
+            path: path.to_path_buf(),
             cancel,
             eot,
             live: false,
