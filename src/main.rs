@@ -13,15 +13,22 @@ const QUIET_DEPENDENCIES: &str = "whisper_rs=off,symphonia=off,symphonia_core=of
 symphonia_format_riff=off,symphonia_format_ogg=off,symphonia_bundle_mp3=off,symphonia_bundle_flac=off,\
 symphonia_codec_aac=off,symphonia_codec_vorbis=off,symphonia_codec_pcm=off";
 
+/// Rounds an OpenMP thread spins at a barrier before it sleeps.
+#[cfg(unix)]
+const OPENMP_SPIN_COUNT: &str = "1000";
+
 /// whisper.cpp synchronises its threads with OpenMP barriers. libgomp's default policy spins
 /// while waiting, which collapses when other programs compete for the cores (measured on 2
-/// cores under load: 157 s spinning vs 49 s passive for the same file). libgomp reads the
-/// policy when it is loaded, before `main`, so the process re-executes itself once with
-/// `OMP_WAIT_POLICY=PASSIVE` unless the user chose a policy.
+/// cores under load: 157 s spinning vs 49 s passive for the same file); sleeping at once
+/// (passive) costs ~10% when the PC is idle, as every decoder step wakes the threads. A short
+/// spin (1,000 rounds) keeps the idle speed and the loaded one (docs/performance.md). libgomp
+/// reads its settings when it is loaded, before `main`, so the process re-executes itself once
+/// with them unless the user chose a policy or spin count.
 #[cfg(unix)]
 fn ensure_passive_openmp() {
     use std::os::unix::process::CommandExt;
-    if std::env::var_os("OMP_WAIT_POLICY").is_some() {
+    if std::env::var_os("OMP_WAIT_POLICY").is_some() || std::env::var_os("GOMP_SPINCOUNT").is_some()
+    {
         return;
     }
     let Ok(exe) = std::env::current_exe() else {
@@ -34,6 +41,7 @@ fn ensure_passive_openmp() {
         .arg0(arg0)
         .args(args)
         .env("OMP_WAIT_POLICY", "PASSIVE")
+        .env("GOMP_SPINCOUNT", OPENMP_SPIN_COUNT)
         .exec();
 }
 
