@@ -20,8 +20,9 @@ const OPENMP_SPIN_COUNT: &str = "1000";
 /// whisper.cpp synchronises its threads with OpenMP barriers. libgomp's default policy spins
 /// while waiting, which collapses when other programs compete for the cores (measured on 2
 /// cores under load: 157 s spinning vs 49 s passive for the same file); sleeping at once
-/// (passive) costs ~10% when the PC is idle, as every decoder step wakes the threads. A short
-/// spin (1,000 rounds) keeps the idle speed and the loaded one (docs/performance.md). libgomp
+/// (passive) costs ~20% when the PC is idle, as every decoder step wakes the threads. A short
+/// spin (1,000 rounds) was as fast as longer ones idle and as passive under load
+/// (docs/performance.md). libgomp
 /// reads its settings when it is loaded, before `main`, so the process re-executes itself once
 /// with them unless the user chose a policy or spin count.
 #[cfg(unix)]
