@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""A slower meeting from a sample: the pause between every two speaker turns (from the
+sample's .rttm) is lengthened by 1-4 s of quiet noise, as in a real meeting where people
+think, look up papers, or wait to be named. Used to measure how windows are planned around
+long pauses (docs/performance.md). Standard library only.
+
+    python3 bench/stretch_pauses.py samples/meeting.wav /tmp/meeting-pauses.wav [--seed N]
+"""
+import argparse
+import array
+import random
+import wave
+from pathlib import Path
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("wav", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--min", type=float, default=1.0, help="shortest added pause, seconds")
+    ap.add_argument("--max", type=float, default=4.0, help="longest added pause, seconds")
+    a = ap.parse_args()
+    with wave.open(str(a.wav)) as w:
+        assert w.getnchannels() == 1 and w.getsampwidth() == 2, "16-bit mono expected"
+        rate = w.getframerate()
+        pcm = array.array("h", w.readframes(w.getnframes()))
+    turns = []
+    for line in a.wav.with_suffix(".rttm").read_text().splitlines():
+        f = line.split()
+        turns.append((float(f[3]), float(f[3]) + float(f[4])))
+    turns.sort()
+    cuts = [int((e + s) / 2 * rate) for (_, e), (s, _) in zip(turns, turns[1:]) if s > e]
+    rng = random.Random(a.seed)
+    # Quiet room: about -50 dBFS.
+    level = 100.0
+    out = array.array("h")
+    prev = 0
+    for c in cuts:
+        out.extend(pcm[prev:c])
+        n = int(rng.uniform(a.min, a.max) * rate)
+        out.extend(int(max(-32768, min(32767, rng.gauss(0.0, level)))) for _ in range(n))
+        prev = c
+    out.extend(pcm[prev:])
+    with wave.open(str(a.out), "wb") as o:
+        o.setnchannels(1)
+        o.setsampwidth(2)
+        o.setframerate(rate)
+        o.writeframes(out.tobytes())
+    print(f"{a.out}: {len(pcm) / rate:.1f} s -> {len(out) / rate:.1f} s, {len(cuts)} pauses lengthened")
+
+
+if __name__ == "__main__":
+    main()
