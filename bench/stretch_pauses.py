@@ -26,9 +26,11 @@ def main():
         rate = w.getframerate()
         pcm = array.array("h", w.readframes(w.getnframes()))
     turns = []
-    for line in a.wav.with_suffix(".rttm").read_text().splitlines():
+    for line in a.wav.with_suffix(".rttm").read_text(encoding="utf-8").splitlines():
         f = line.split()
-        turns.append((float(f[3]), float(f[3]) + float(f[4])))
+        # Only SPEAKER records carry turns (as in scripts/der.py).
+        if f and f[0] == "SPEAKER":
+            turns.append((float(f[3]), float(f[3]) + float(f[4])))
     turns.sort()
     cuts = [int((e + s) / 2 * rate) for (_, e), (s, _) in zip(turns, turns[1:]) if s > e]
     rng = random.Random(a.seed)
