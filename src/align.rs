@@ -1,7 +1,11 @@
 //! Attaching speakers to recognised speech ([`attribute`]): each [`AsrSegment`] becomes one
-//! [`Utterance`] of the speaker it overlaps most, or several when a speaker change falls
-//! well inside it, split at the token boundary nearest the change. Pure: no audio, no
-//! models. Merging consecutive utterances of one speaker is left to the minutes stage.
+//! [`Utterance`] of the speaker holding the floor over most of it, or several when a
+//! speaker change falls well inside it and the text has a phrase boundary (punctuation or a
+//! pause) near the change. A segment is never cut inside a word: without such a boundary it
+//! stays whole. Where two people speak at once, the text goes to the one holding the floor
+//! (the longer turn); the turns themselves, overlaps included, are kept for RTTM and JSON.
+//! Pure: no audio, no models. Merging consecutive utterances of one speaker is left to the
+//! minutes stage.
 
 use crate::types::{
     AsrSegment, AsrToken, Ms, Span, SpeakerId, SpeakerTurn, Transcript, Utterance, UNKNOWN_SPEAKER,
@@ -10,10 +14,16 @@ use crate::types::{
 /// A speaker must hold at least this much of a segment to get a part of it; shorter
 /// overlaps are boundary jitter between diarization and recognition timestamps.
 const MIN_PART: Ms = Ms(700);
+/// How far from a speaker change the cut may be, to reach a phrase boundary.
+const CUT_REACH: Ms = Ms(1000);
+/// A gap this long between two tokens is a pause: a phrase boundary even without
+/// punctuation.
+const CUT_PAUSE: Ms = Ms(200);
 
-/// Builds the transcript: every segment gets the speaker with most overlap (or the nearest
-/// turn's when none overlaps); segments spanning a change are split at token boundaries.
-/// With no turns at all every utterance is [`UNKNOWN_SPEAKER`].
+/// Builds the transcript: every segment gets the speaker with most of the floor over it
+/// (or the nearest turn's when none overlaps); segments spanning a change are split at the
+/// phrase boundary nearest to it. With no turns at all every utterance is
+/// [`UNKNOWN_SPEAKER`].
 pub fn attribute(
     segments: &[AsrSegment],
     turns: &[SpeakerTurn],
@@ -21,38 +31,43 @@ pub fn attribute(
 ) -> Transcript {
     let mut sorted: Vec<&SpeakerTurn> = turns.iter().filter(|t| !t.span.is_empty()).collect();
     sorted.sort_by_key(|t| (t.span.start, t.span.end));
+    let floor = floor_holders(&sorted);
+    let floor: Vec<&SpeakerTurn> = floor.iter().collect();
     let mut utterances = Vec::with_capacity(segments.len());
     for seg in segments {
-        if sorted.is_empty() {
+        if floor.is_empty() {
             utterances.push(whole(seg, UNKNOWN_SPEAKER.to_string()));
             continue;
         }
-        let pieces = speaker_pieces(seg.span, &sorted);
+        let pieces = speaker_pieces(seg.span, &floor);
         if pieces.len() >= 2 && !seg.tokens.is_empty() {
             let parts = split(seg, &pieces);
             if parts.len() >= 2 {
-                utterances.extend(parts.into_iter().map(|(speaker, span, tokens)| {
-                    let text = tokens
+                utterances.extend(parts.into_iter().map(|part| {
+                    let text = part
+                        .tokens
                         .iter()
                         .map(|t| t.text.as_str())
                         .collect::<String>()
                         .trim()
                         .to_string();
-                    let confidence = tokens.iter().map(|t| t.p).sum::<f32>() / tokens.len() as f32;
+                    let confidence =
+                        part.tokens.iter().map(|t| t.p).sum::<f32>() / part.tokens.len() as f32;
                     Utterance {
-                        span,
-                        speaker: names(speaker),
+                        span: part.span,
+                        speaker: names(part.speaker),
                         text,
                         confidence,
-                        tokens,
+                        tokens: part.tokens,
                         raw_text: None,
                         marks: Vec::new(),
+                        open_end: part.open_end,
                     }
                 }));
                 continue;
             }
         }
-        let speaker = majority(seg.span, &sorted).unwrap_or_else(|| nearest(seg.span, &sorted));
+        let speaker = majority(seg.span, &floor).unwrap_or_else(|| nearest(seg.span, &floor));
         utterances.push(whole(seg, names(speaker)));
     }
     let end = segments
@@ -77,7 +92,46 @@ fn whole(seg: &AsrSegment, speaker: String) -> Utterance {
         tokens: seg.tokens.clone(),
         raw_text: None,
         marks: Vec::new(),
+        open_end: false,
     }
+}
+
+/// Who holds the floor when: the turns made disjoint, overlapping stretches going to the
+/// longer of the turns there (the one speaking, not the 「はい」 on top of it; ties to the
+/// earlier). `turns` are sorted by start.
+fn floor_holders(turns: &[&SpeakerTurn]) -> Vec<SpeakerTurn> {
+    let mut points: Vec<Ms> = turns
+        .iter()
+        .flat_map(|t| [t.span.start, t.span.end])
+        .collect();
+    points.sort();
+    points.dedup();
+    let mut out: Vec<SpeakerTurn> = Vec::new();
+    let mut active: Vec<&SpeakerTurn> = Vec::new();
+    let mut next = 0;
+    for w in points.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        while next < turns.len() && turns[next].span.start <= a {
+            active.push(turns[next]);
+            next += 1;
+        }
+        active.retain(|t| t.span.end > a);
+        let Some(holder) = active
+            .iter()
+            .filter(|t| t.span.start <= a && t.span.end >= b)
+            .max_by_key(|t| (t.span.len(), std::cmp::Reverse(t.span.start)))
+        else {
+            continue;
+        };
+        match out.last_mut() {
+            Some(last) if last.speaker == holder.speaker && last.span.end == a => last.span.end = b,
+            _ => out.push(SpeakerTurn {
+                span: Span::new(a, b),
+                speaker: holder.speaker,
+            }),
+        }
+    }
+    out
 }
 
 /// The speaker holding most of `span`, if any turn overlaps it (ties: the earlier turn).
@@ -136,68 +190,89 @@ fn speaker_pieces(span: Span, turns: &[&SpeakerTurn]) -> Vec<(SpeakerId, Span)> 
     kept
 }
 
-/// Splits a segment's tokens among `pieces`: each change point lies midway between two
-/// pieces, and the segment is cut at the token boundary nearest to it. Parts left without
-/// tokens are dropped (their time goes to the neighbour).
-fn split(seg: &AsrSegment, pieces: &[(SpeakerId, Span)]) -> Vec<(SpeakerId, Span, Vec<AsrToken>)> {
-    let changes: Vec<u64> = pieces
-        .windows(2)
-        .map(|w| (w[0].1.end.0 + w[1].1.start.0) / 2)
-        .collect();
-    // Token i starts part p when its start is the boundary closest to change p - 1.
-    let n = seg.tokens.len();
-    let mut cut_at: Vec<usize> = Vec::with_capacity(changes.len());
-    for &c in &changes {
-        let prev = cut_at.last().copied().unwrap_or(0);
-        // Boundaries are the token starts 1..n (before token i); pick the one nearest c.
-        let best = (prev.max(1)..n)
-            .min_by_key(|&i| seg.tokens[i].start.0.abs_diff(c))
-            .unwrap_or(n);
-        cut_at.push(best.max(prev));
-    }
-    let mut parts = Vec::with_capacity(pieces.len());
-    let mut from = 0;
-    for (p, &(speaker, _)) in pieces.iter().enumerate() {
-        let to = cut_at.get(p).copied().unwrap_or(n);
-        if to > from {
-            parts.push((speaker, seg.tokens[from..to].to_vec()));
-            from = to;
+/// One speaker's share of a split segment.
+struct Part {
+    speaker: SpeakerId,
+    span: Span,
+    tokens: Vec<AsrToken>,
+    /// Cut at a pause without punctuation: the sentence may go on.
+    open_end: bool,
+}
+
+fn ends_with_punctuation(text: &str) -> bool {
+    text.trim_end().ends_with([
+        '。', '、', '？', '！', '?', '!', '.', ',', '，', '．', '…', '」',
+    ])
+}
+
+/// Splits a segment's tokens among `pieces`. Each change point (midway between two pieces)
+/// is cut at the nearest phrase boundary within [`CUT_REACH`]: after punctuation, or at a
+/// pause of [`CUT_PAUSE`]. A change with no boundary near it is not cut; the stretch then
+/// goes to whoever holds most of it.
+fn split(seg: &AsrSegment, pieces: &[(SpeakerId, Span)]) -> Vec<Part> {
+    let tokens = &seg.tokens;
+    let n = tokens.len();
+    let punct = |i: usize| ends_with_punctuation(&tokens[i - 1].text);
+    let pause = |i: usize| tokens[i].start.0.saturating_sub(tokens[i - 1].end.0) >= CUT_PAUSE.0;
+    let mut cuts: Vec<usize> = Vec::new();
+    for w in pieces.windows(2) {
+        let change = (w[0].1.end.0 + w[1].1.start.0) / 2;
+        let from = cuts.last().map_or(1, |&c| c + 1);
+        let best = (from..n)
+            .filter(|&i| punct(i) || pause(i))
+            .filter(|&i| tokens[i].start.0.abs_diff(change) <= CUT_REACH.0)
+            .min_by_key(|&i| tokens[i].start.0.abs_diff(change));
+        if let Some(i) = best {
+            cuts.push(i);
         }
     }
-    // Merge neighbours that ended up with the same speaker after dropping empty parts.
-    let mut merged: Vec<(SpeakerId, Vec<AsrToken>)> = Vec::new();
-    for (sp, toks) in parts {
-        match merged.last_mut() {
-            Some((last, t)) if *last == sp => t.extend(toks),
-            _ => merged.push((sp, toks)),
+    let start_of = |i: usize| {
+        if i == 0 {
+            seg.span.start
+        } else {
+            tokens[i].start.clamp(seg.span.start, seg.span.end)
         }
-    }
-    // Spans tile the segment: each part starts at its first token (the first at the
-    // segment start) and ends where the next begins.
-    let count = merged.len();
-    let starts: Vec<Ms> = merged
-        .iter()
-        .enumerate()
-        .map(|(i, (_, t))| {
-            if i == 0 {
-                seg.span.start
-            } else {
-                t[0].start.clamp(seg.span.start, seg.span.end)
+    };
+    let mut bounds = vec![0];
+    bounds.extend(&cuts);
+    bounds.push(n);
+    let mut parts: Vec<Part> = Vec::new();
+    for w in bounds.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let span = Span::new(
+            start_of(a),
+            if b < n { start_of(b) } else { seg.span.end }.max(start_of(a)),
+        );
+        let holder = pieces
+            .iter()
+            .map(|(sp, s)| (*sp, s.overlap(&span).0))
+            .fold(Vec::<(SpeakerId, u64)>::new(), |mut acc, (sp, o)| {
+                match acc.iter_mut().find(|(x, _)| *x == sp) {
+                    Some(e) => e.1 += o,
+                    None => acc.push((sp, o)),
+                }
+                acc
+            })
+            .into_iter()
+            .rev()
+            .max_by_key(|(_, o)| *o)
+            .map_or(pieces[0].0, |(sp, _)| sp);
+        let open_end = b < n && !punct(b);
+        match parts.last_mut() {
+            Some(last) if last.speaker == holder => {
+                last.tokens.extend_from_slice(&tokens[a..b]);
+                last.span.end = span.end;
+                last.open_end = open_end;
             }
-        })
-        .collect();
-    merged
-        .into_iter()
-        .enumerate()
-        .map(|(i, (sp, toks))| {
-            let end = if i + 1 < count {
-                starts[i + 1]
-            } else {
-                seg.span.end
-            };
-            (sp, Span::new(starts[i], end.max(starts[i])), toks)
-        })
-        .collect()
+            _ => parts.push(Part {
+                speaker: holder,
+                span,
+                tokens: tokens[a..b].to_vec(),
+                open_end,
+            }),
+        }
+    }
+    parts
 }
 
 #[cfg(test)]
@@ -287,26 +362,94 @@ mod tests {
     }
 
     #[test]
-    fn three_speakers_in_one_segment_and_back() {
+    fn three_speakers_in_one_segment_and_back_at_punctuation() {
         let tokens: Vec<AsrToken> = (0..12)
-            .map(|i| tok(&format!("t{i}"), i * 500, i * 500 + 500, 1.0))
+            .map(|i| {
+                let text = if i % 4 == 3 {
+                    format!("t{i}。")
+                } else {
+                    format!("t{i}")
+                };
+                tok(&text, i * 500, i * 500 + 500, 1.0)
+            })
             .collect();
         let segments = [seg(0, 6000, tokens)];
         let turns = [turn(0, 2000, 1), turn(2000, 4000, 2), turn(4000, 6000, 1)];
         let t = attribute(&segments, &turns, &names);
-        let got: Vec<(&str, &str)> = t
+        let got: Vec<(&str, &str, bool)> = t
             .utterances
             .iter()
-            .map(|u| (u.speaker.as_str(), u.text.as_str()))
+            .map(|u| (u.speaker.as_str(), u.text.as_str(), u.open_end))
             .collect();
         assert_eq!(
             got,
             [
-                ("話者1", "t0t1t2t3"),
-                ("話者2", "t4t5t6t7"),
-                ("話者1", "t8t9t10t11")
+                ("話者1", "t0t1t2t3。", false),
+                ("話者2", "t4t5t6t7。", false),
+                ("話者1", "t8t9t10t11。", false)
             ]
         );
+    }
+
+    #[test]
+    fn a_change_inside_running_words_does_not_cut_them() {
+        // 「資料の3ページを開き」 with no pause and no punctuation: the change at 1.5 s falls
+        // inside the phrase, so the segment stays whole with the speaker holding most of it.
+        let tokens = vec![
+            tok("資", 0, 400, 0.9),
+            tok("料の", 400, 1000, 0.9),
+            tok("3ページ", 1000, 1900, 0.9),
+            tok("を開き", 1900, 3000, 0.9),
+        ];
+        let segments = [seg(0, 3000, tokens)];
+        let turns = [turn(0, 1100, 1), turn(1100, 3000, 2)];
+        let t = attribute(&segments, &turns, &names);
+        assert_eq!(t.utterances.len(), 1);
+        assert_eq!(t.utterances[0].speaker, "話者2");
+        assert_eq!(t.utterances[0].text, "資料の3ページを開き");
+    }
+
+    #[test]
+    fn a_pause_without_punctuation_cuts_and_leaves_the_end_open() {
+        let tokens = vec![
+            tok("それでは", 0, 800, 0.9),
+            tok("説明", 800, 1500, 0.9),
+            // 400 ms pause: the new speaker starts here.
+            tok("はい", 1900, 2400, 0.9),
+            tok("お願いします", 2400, 3600, 0.9),
+        ];
+        let segments = [seg(0, 3600, tokens)];
+        let turns = [turn(0, 1600, 1), turn(1800, 3600, 2)];
+        let t = attribute(&segments, &turns, &names);
+        let got: Vec<(&str, &str, bool)> = t
+            .utterances
+            .iter()
+            .map(|u| (u.speaker.as_str(), u.text.as_str(), u.open_end))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("話者1", "それでは説明", true),
+                ("話者2", "はいお願いします", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn overlapping_interjection_keeps_the_text_with_the_speaker_and_both_turns() {
+        let tokens = vec![
+            tok("予算について", 0, 1500, 0.9),
+            tok("ご説明します。", 1500, 3000, 0.9),
+            tok("まず", 3000, 3600, 0.9),
+            tok("歳入です。", 3600, 5000, 0.9),
+        ];
+        let segments = [seg(0, 5000, tokens)];
+        // Speaker 2 says 「はい」 for 0.9 s on top of speaker 1, right at the 「。」.
+        let turns = [turn(0, 5000, 1), turn(2700, 3600, 2)];
+        let t = attribute(&segments, &turns, &names);
+        assert_eq!(t.utterances.len(), 1);
+        assert_eq!(t.utterances[0].speaker, "話者1");
+        assert_eq!(t.speaker_turns.len(), 2, "RTTM and JSON keep both turns");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::asr::{AsrConfig, AsrError, Transcriber};
 use crate::audio::{AudioError, AudioInfo};
-use crate::diarize::{DiarizeConfig, DiarizeError, Encoder, Evidence};
+use crate::diarize::{DiarizeConfig, DiarizeError, Evidence, SpeakerModels};
 use crate::export::{Format, Template};
 use crate::minutes::{Meeting, MeetingSheet, MinutesConfig};
 use crate::output::{write_atomic, OutputError};
@@ -64,8 +64,8 @@ pub struct Engine<'a> {
     pub transcriber: &'a mut dyn Transcriber,
     /// Silero VAD ggml file; `None` falls back to the energy detector.
     pub vad_model: Option<PathBuf>,
-    /// Speaker encoder; `None` leaves every turn to 発言者.
-    pub encoder: Option<&'a Encoder>,
+    /// Speaker models; `None` leaves every turn to 発言者.
+    pub speakers: Option<&'a SpeakerModels>,
     pub config: Config,
     pub formats: Vec<Format>,
     /// Layout of the DOCX output (会議録, 復命書, 要旨 or the user's form).
@@ -135,11 +135,11 @@ pub fn run_file(
     let mut blocks = Blocks::new(reader, detector, &engine.config.stream)
         .map_err(|e| stream_err(job.input, e))?;
     let mut diarize_cfg = diarize_config(&engine.config.diarize, job.sheet);
-    // The encoder works beside the recogniser (below): one thread, not all cores.
+    // The speaker models work beside the recogniser (below): one thread, not all cores.
     diarize_cfg.threads.get_or_insert(1);
-    // Tells the speaker encoder beside the recogniser to give up (Ctrl-C, a failed decode).
+    // Tells the speaker models beside the recogniser to give up (Ctrl-C, a failed decode).
     let asr_failed = Arc::new(AtomicBool::new(false));
-    let mut evidence = match engine.encoder {
+    let mut evidence = match engine.speakers {
         Some(_) => Some(
             Evidence::new(&diarize_cfg)
                 .map_err(|source| PipelineError::Diarize {
@@ -174,21 +174,16 @@ pub fn run_file(
         let transcriber = &mut *engine.transcriber;
         // Speaker evidence runs beside the recognition of the same block: whisper.cpp's
         // threads leave a core idle part of the time (between decoder steps), which the
-        // one-thread speaker encoder fills.
+        // one-thread speaker models fill.
         let (segs, asr_secs, diarized) = std::thread::scope(|scope| {
-            let side = match (evidence.as_mut(), engine.encoder) {
-                (Some(ev), Some(encoder)) => {
+            let side = match (evidence.as_mut(), engine.speakers) {
+                (Some(ev), Some(models)) => {
                     let block = &block;
                     Some(scope.spawn(move || {
                         let t = Instant::now();
-                        ev.add(
-                            &block.pcm,
-                            block.offset,
-                            &block.speech,
-                            encoder,
-                            &NoProgress,
-                        );
-                        t.elapsed().as_secs_f64()
+                        let added =
+                            ev.add(&block.pcm, block.offset, &block.speech, models, &NoProgress);
+                        added.map(|()| t.elapsed().as_secs_f64())
                     }))
                 }
                 _ => None,
@@ -199,12 +194,15 @@ pub fn run_file(
             if segs.is_err() {
                 asr_failed.store(true, Ordering::Relaxed);
             }
-            let diarized = side.map_or(0.0, |h| {
+            let diarized = side.map_or(Ok(0.0), |h| {
                 h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
             });
             (segs, asr_secs, diarized)
         });
-        t_diarize += diarized;
+        t_diarize += diarized.map_err(|source| PipelineError::Diarize {
+            path: job.input.to_path_buf(),
+            source,
+        })?;
         t_asr += asr_secs;
         let segs = segs.map_err(|source| PipelineError::Asr {
             path: job.input.to_path_buf(),
@@ -218,7 +216,13 @@ pub fn run_file(
     tracing::info!(file = %job.input.display(), spans, "recording read");
 
     let t = Instant::now();
-    let turns: Vec<SpeakerTurn> = evidence.map(Evidence::turns).unwrap_or_default();
+    let turns: Vec<SpeakerTurn> = match (evidence, engine.speakers) {
+        (Some(ev), Some(models)) => ev.turns(models).map_err(|source| PipelineError::Diarize {
+            path: job.input.to_path_buf(),
+            source,
+        })?,
+        _ => Vec::new(),
+    };
     t_diarize += t.elapsed().as_secs_f64();
     progress.set(audio.duration.0.max(total.0));
     progress.finish();

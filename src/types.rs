@@ -153,6 +153,11 @@ pub struct Utterance {
     /// Stretches of `text` the recogniser was unsure of.
     #[serde(default)]
     pub marks: Vec<Mark>,
+    /// The recogniser's sentence goes on past the end of this utterance: it was cut from a
+    /// longer segment where the speaker changed, at a pause without punctuation, so the
+    /// minutes must not close it with 「。」 on their own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open_end: bool,
 }
 
 /// A low-confidence stretch of a text: character offsets `[start, end)` (Unicode scalar

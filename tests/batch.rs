@@ -33,7 +33,7 @@ fn models() {
             let have = match name {
                 "base" => models_dir().join("ggml-base.bin"),
                 "silero-vad" => models_dir().join("ggml-silero-vad.bin"),
-                _ => models_dir().join("speaker-ge2e.safetensors"),
+                _ => models_dir().join("speaker-campplus.safetensors"),
             };
             if !have.is_file() {
                 let st = gijiroku()

@@ -185,28 +185,34 @@ fn multi_sample_in_short_blocks() {
 
 /// Speaker evidence works beside the recogniser and must give up when the recognition of
 /// its file fails or is interrupted: with the stop flag set, adding the meeting sample
-/// embeds nothing (no speakers), and without it the same call finds the speakers.
+/// analyses nothing (no speakers), and without it the same call finds the speakers.
 #[test]
 fn evidence_stops_when_told() {
-    use gijiroku::diarize::{DiarizeConfig, Encoder, Evidence};
+    use gijiroku::diarize::{DiarizeConfig, Evidence, SpeakerModels};
     use gijiroku::types::{Ms, NoProgress, Span};
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
-    let encoder = Encoder::load(&models_dir().join("speaker-ge2e.safetensors")).unwrap();
+    let dir = models_dir();
+    let models = SpeakerModels::load(
+        &dir.join("speaker-segmentation-3.0.safetensors"),
+        &dir.join("speaker-campplus.safetensors"),
+    )
+    .unwrap();
     let (pcm, _) = gijiroku::audio::load(&sample("meeting.wav")).unwrap();
     let speech = [Span::new(Ms(0), pcm.duration())];
     let cfg = DiarizeConfig::default();
     let add = |stop: bool| {
         let flag = Arc::new(AtomicBool::new(stop));
         let mut ev = Evidence::new(&cfg).unwrap().stop_on(flag);
-        ev.add(&pcm, Ms(0), &speech, &encoder, &NoProgress);
-        ev.turns()
+        ev.add(&pcm, Ms(0), &speech, &models, &NoProgress).unwrap();
+        ev.turns(&models)
+            .unwrap()
             .iter()
             .map(|t| t.speaker)
             .collect::<BTreeSet<_>>()
             .len()
     };
-    assert_eq!(add(true), 0, "a stopped encoder must not embed anything");
-    assert!(add(false) >= 2, "the sample has several speakers");
+    assert_eq!(add(true), 0, "stopped evidence must not analyse anything");
+    assert_eq!(add(false), 3, "the sample has three speakers");
 }

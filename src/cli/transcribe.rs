@@ -13,7 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use gijiroku::asr::whisper::WhisperTranscriber;
 use gijiroku::batch::{self, BatchReport, FileReport, FileStatus, Freshness};
-use gijiroku::diarize::Encoder;
+use gijiroku::diarize::SpeakerModels;
 use gijiroku::models::{ModelStore, SPEAKER_MODEL, VAD_MODEL};
 use gijiroku::pipeline::{self, Engine, Job, Outcome, PipelineError};
 use gijiroku::types::Progress;
@@ -24,11 +24,11 @@ use super::{model_display_name, validate, Bar, Cli, Status, TranscribeArgs};
 pub(crate) struct Loaded {
     pub transcriber: WhisperTranscriber,
     pub vad_model: Option<PathBuf>,
-    pub encoder: Option<Encoder>,
+    pub speakers: Option<SpeakerModels>,
 }
 
 /// Resolves (installing on first use) and loads the Whisper model, the VAD and the speaker
-/// encoder. A missing VAD falls back to the energy detector; a missing speaker encoder is an
+/// models. A missing VAD falls back to the energy detector; missing speaker models are an
 /// error unless speakers are off.
 pub(crate) fn load_models(
     store: &ModelStore,
@@ -53,11 +53,11 @@ pub(crate) fn load_models(
     } else {
         None
     };
-    let encoder = if diarize {
+    let speakers = if diarize {
         let path = store
             .ensure(SPEAKER_MODEL, progress)
-            .context("speaker encoder (use --no-diarize to skip speaker turns)")?;
-        Some(Encoder::load(&path).with_context(|| format!("speaker encoder {}", path.display()))?)
+            .context("speaker models (use --no-diarize to skip speaker turns)")?;
+        Some(SpeakerModels::load(&store.speaker_seg_path(), &path).context("speaker models")?)
     } else {
         None
     };
@@ -66,7 +66,7 @@ pub(crate) fn load_models(
     Ok(Loaded {
         transcriber,
         vad_model,
-        encoder,
+        speakers,
     })
 }
 
@@ -185,18 +185,18 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
             for mut transcriber in transcribers {
                 let bar = display.file_bar();
                 let (tx, next, todo, cancel) = (tx.clone(), &next, &todo, &cancel);
-                let engine_parts = (&loaded.vad_model, loaded.encoder.as_ref(), &config);
+                let engine_parts = (&loaded.vad_model, loaded.speakers.as_ref(), &config);
                 let (formats, template, sheet) = (
                     &settings.formats,
                     &settings.template,
                     settings.sheet.as_ref(),
                 );
                 scope.spawn(move || {
-                    let (vad_model, encoder, config) = engine_parts;
+                    let (vad_model, speakers, config) = engine_parts;
                     let mut engine = Engine {
                         transcriber: &mut transcriber,
                         vad_model: vad_model.clone(),
-                        encoder,
+                        speakers,
                         config: config.clone(),
                         formats: formats.clone(),
                         template: template.clone(),
@@ -254,7 +254,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
                             file: item.input.clone(),
                             status: FileStatus::Ok,
                             duration_seconds: Some(audio),
-                            speakers: loaded.encoder.is_some().then_some(outcome.speakers),
+                            speakers: loaded.speakers.is_some().then_some(outcome.speakers),
                             processing_seconds: secs,
                             outputs: outcome.outputs,
                             message: None,

@@ -1,501 +1,326 @@
-//! Clustering speaker embeddings: [`centre`] removes what every voice of a recording shares
-//! (room, microphone, noise) before cosine scoring, and [`cluster`] groups embeddings with
-//! average-linkage agglomerative clustering ([`Dendrogram`], built with the
-//! nearest-neighbour-chain algorithm in O(n²) time and one n×n matrix), cut at an exact count
-//! or at a cosine distance. Inputs beyond [`MAX_AHC_ITEMS`] are clustered on an even subsample
-//! and the rest assigned to the nearest centroid, so memory stays bounded however long the
-//! recording.
-//!
-//! Why centre: raw GE2E embeddings of all voices in one room are close (cosine 0.6–0.9 between
-//! different speakers), and how close depends on the room and the mix of voices. After
-//! subtracting the recording's mean embedding, the same speaker's turns score about 0.8 and
-//! different speakers around −0.2 (measured on the development meetings), so one distance
-//! threshold fits recordings of different length, noise and speaker count.
-//!
-//! Why average linkage: it compares groups by the mean similarity of their members, so a
-//! group's size does not change how easily it merges (Ward's cost grows with the speech on
-//! both sides and splits long-talking speakers into several).
+//! From local speakers to the recording's speakers (pyannote 3.1's clustering step):
+//! centroid-linkage agglomerative clustering of the embeddings of local speakers that speak
+//! alone long enough, a cannot-link between local speakers of one window, small clusters
+//! folded into the large ones, then every local speaker assigned to a speaker — those of
+//! one window to different speakers when there are enough.
 
-use super::encoder::{sgemm, Embedding};
-use super::weights::EMBEDDING;
+use std::collections::HashSet;
 
-/// Largest input clustered directly: the distance matrix is `n²` floats (25 MB here).
-pub const MAX_AHC_ITEMS: usize = 2500;
+use super::campp::EMBED_DIM;
+use super::local::{normalise, Chunk, Embedding};
+use super::seg::{FRAMES_PER_WINDOW, FRAME_STEP};
+use super::DiarizeConfig;
 
-/// How to decide the number of clusters.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Stop {
-    /// Exactly this many (fewer only if there are fewer items).
-    Count(usize),
-    /// Stop merging when the average cosine distance between two groups exceeds `distance`;
-    /// at most `max` clusters.
-    Distance { distance: f32, max: Option<usize> },
+/// Share of a window a local speaker must speak alone for its embedding to help find the
+/// speakers (pyannote's `min_active_ratio`); others are only assigned.
+const MIN_CLEAN_RATIO: f32 = 0.2;
+/// Two clusters whose members share windows (as different local speakers of one window)
+/// this often, relative to the smaller cluster, are different people and never merge.
+/// Not zero: segmentation now and then splits one voice over two local speakers.
+const CANNOT_LINK_SHARE: f32 = 0.3;
+
+/// The speaker of each local speaker: `of[chunk][local]` indexes `0..k`; `None` when it
+/// had no embedding.
+pub(super) struct Assignment {
+    pub k: usize,
+    pub of: Vec<Vec<Option<usize>>>,
 }
 
-/// One merge of the tree: the clusters containing items `a` and `b` join at `cost` (the
-/// average cosine distance between their members).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Merge {
-    a: usize,
-    b: usize,
-    cost: f32,
-}
-
-/// The full average-linkage tree of a set of items.
-pub struct Dendrogram {
-    n: usize,
-    /// Sorted by cost (average linkage is monotone, so this is the merge order).
-    merges: Vec<Merge>,
-}
-
-pub fn cosine(a: &Embedding, b: &Embedding) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-pub fn normalise(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if n > 0.0 {
-        v.iter_mut().for_each(|x| *x /= n);
-    }
-}
-
-/// Within-recording normalisation: subtracts the `weights`-weighted mean of `items` from each
-/// and L2-normalises the result.
-pub fn centre(items: &[Embedding], weights: &[f32]) -> Vec<Embedding> {
-    let mut mean = [0.0f32; EMBEDDING];
-    let mut total = 0.0f32;
-    for (e, &w) in items.iter().zip(weights) {
-        for (m, x) in mean.iter_mut().zip(e) {
-            *m += w * x;
-        }
-        total += w;
-    }
-    if total > 0.0 {
-        mean.iter_mut().for_each(|m| *m /= total);
-    }
-    items
-        .iter()
-        .map(|e| {
-            let mut v = [0.0f32; EMBEDDING];
-            for ((d, x), m) in v.iter_mut().zip(e).zip(&mean) {
-                *d = x - m;
+/// Finds the speakers of `chunks` and assigns each local speaker to one.
+pub(super) fn speakers(chunks: &[Chunk], cfg: &DiarizeConfig, step_frames: usize) -> Assignment {
+    let min_clean = (MIN_CLEAN_RATIO * FRAMES_PER_WINDOW as f32) as usize;
+    let mut train: Vec<(u32, Embedding)> = Vec::new();
+    for (c, chunk) in chunks.iter().enumerate() {
+        for l in &chunk.locals {
+            if let (Some(e), true) = (&l.embedding, l.clean >= min_clean) {
+                train.push((c as u32, *e));
             }
-            normalise(&mut v);
-            v
+        }
+    }
+    let step_ms = (step_frames * FRAME_STEP) as f64 / 16.0;
+    let min_size = ((cfg.min_speaker.0 as f64 / step_ms).round() as usize).max(1);
+    let centroids = find_speakers(&train, cfg, min_size);
+    let of = chunks
+        .iter()
+        .map(|chunk| assign(chunk, &centroids))
+        .collect();
+    Assignment {
+        k: centroids.len().max(1),
+        of,
+    }
+}
+
+/// Centroids (unit vectors) of the speakers found among `train`; one when it is too
+/// little to tell voices apart.
+fn find_speakers(
+    train: &[(u32, Embedding)],
+    cfg: &DiarizeConfig,
+    min_size: usize,
+) -> Vec<Embedding> {
+    let mean_of = |items: &mut dyn Iterator<Item = &Embedding>| {
+        let mut m = [0.0f32; EMBED_DIM];
+        for e in items {
+            m.iter_mut().zip(e).for_each(|(a, b)| *a += b);
+        }
+        normalise(&mut m);
+        m
+    };
+    if train.len() < 2 {
+        return if cfg.speakers.unwrap_or(1) == 1 || train.is_empty() {
+            vec![mean_of(&mut train.iter().map(|t| &t.1))]
+        } else {
+            train.iter().map(|t| t.1).collect()
+        };
+    }
+    let target = cfg.speakers.or(cfg.max_speakers);
+    let merges = agglomerate(train, cfg.threshold, target.is_none());
+    // Replay merges with a union-find, counting clusters of at least `min_size` members.
+    let n = train.len();
+    let state = |m: usize| {
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn root(p: &mut [usize], mut x: usize) -> usize {
+            while p[x] != x {
+                p[x] = p[p[x]];
+                x = p[x];
+            }
+            x
+        }
+        for &(a, b, _) in &merges[..m] {
+            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+            parent[rb] = ra;
+        }
+        (0..n).map(|x| root(&mut parent, x)).collect::<Vec<_>>()
+    };
+    let large_count = |labels: &[usize]| {
+        let mut size = vec![0usize; n];
+        labels.iter().for_each(|&l| size[l] += 1);
+        size.iter().filter(|&&s| s >= min_size).count()
+    };
+    let by_threshold = merges
+        .iter()
+        .position(|m| m.2 > cfg.threshold)
+        .unwrap_or(merges.len());
+    let mut m = by_threshold;
+    let natural = large_count(&state(m));
+    let wanted = match (cfg.speakers, cfg.max_speakers) {
+        (Some(k), _) => Some(k),
+        (None, Some(max)) if natural > max => Some(max),
+        _ => None,
+    };
+    if let Some(k) = wanted {
+        // The most-merged state that still has at least k large clusters.
+        let mut labels_m = None;
+        for cand in (0..=merges.len()).rev() {
+            let labels = state(cand);
+            if large_count(&labels) >= k {
+                m = cand;
+                labels_m = Some(labels);
+                break;
+            }
+        }
+        if labels_m.is_none() {
+            m = 0;
+        }
+    }
+    let labels = state(m);
+    let mut size = vec![0usize; n];
+    labels.iter().for_each(|&l| size[l] += 1);
+    let mut roots: Vec<usize> = (0..n).filter(|&r| size[r] >= min_size).collect();
+    roots.sort_by_key(|&r| std::cmp::Reverse(size[r]));
+    if let Some(k) = wanted {
+        if roots.is_empty() {
+            // Too little speech for clusters of the usual size: take the largest ones.
+            roots = (0..n).filter(|&r| size[r] > 0).collect();
+            roots.sort_by_key(|&r| std::cmp::Reverse(size[r]));
+        }
+        roots.truncate(k);
+    }
+    if roots.is_empty() {
+        return vec![mean_of(&mut train.iter().map(|t| &t.1))];
+    }
+    roots
+        .iter()
+        .map(|&r| {
+            mean_of(
+                &mut train
+                    .iter()
+                    .zip(&labels)
+                    .filter(|(_, &l)| l == r)
+                    .map(|(t, _)| &t.1),
+            )
         })
         .collect()
 }
 
-impl Dendrogram {
-    /// Builds the average-linkage tree of `items` (unit vectors) on cosine distance.
-    pub fn build(items: &[Embedding]) -> Dendrogram {
-        let n = items.len();
-        if n == 0 {
-            return Dendrogram {
-                n,
-                merges: Vec::new(),
-            };
+/// Centroid-linkage agglomeration of unit vectors (distances between the means of the
+/// clusters' members, as scipy's `centroid` method), with the cannot-link. Returns the
+/// merges `(kept, absorbed, distance)` in order; stops at `threshold` when `early`.
+///
+/// Memory stays linear: each cluster keeps its nearest neighbour, refreshed after every
+/// merge, instead of a distance matrix (n² for thousands of windows would not do).
+fn agglomerate(
+    items: &[(u32, Embedding)],
+    threshold: f32,
+    early: bool,
+) -> Vec<(usize, usize, f32)> {
+    let n = items.len();
+    let d = EMBED_DIM;
+    let mut sum: Vec<f32> = items.iter().flat_map(|t| t.1).collect();
+    let mut cent = sum.clone();
+    let mut count = vec![1usize; n];
+    let mut windows: Vec<Vec<u32>> = items.iter().map(|t| vec![t.0]).collect();
+    let mut alive = vec![true; n];
+    let mut forbidden: HashSet<(usize, usize)> = HashSet::new();
+    let key = |a: usize, b: usize| (a.min(b), a.max(b));
+    let dist = |cent: &[f32], a: usize, b: usize| {
+        let (x, y) = (&cent[a * d..][..d], &cent[b * d..][..d]);
+        x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum::<f32>()
+    };
+    let nearest = |cent: &[f32], alive: &[bool], forbidden: &HashSet<(usize, usize)>, x: usize| {
+        let mut best = (usize::MAX, f32::INFINITY);
+        for (y, _) in alive.iter().enumerate().filter(|(_, &a)| a) {
+            if y != x && !forbidden.contains(&key(x, y)) {
+                let dd = dist(cent, x, y);
+                if dd < best.1 {
+                    best = (y, dd);
+                }
+            }
         }
-        // d[i][j] = 1 − cos(i, j), from one Gram-matrix product.
-        let flat: Vec<f32> = items.iter().flatten().copied().collect();
-        let mut d = vec![0.0f32; n * n];
-        sgemm(
-            n, EMBEDDING, n, &flat, EMBEDDING, 1, &flat, 1, EMBEDDING, 0.0, &mut d, n,
-        );
-        d.iter_mut().for_each(|x| *x = 1.0 - *x);
-        let mut size = vec![1.0f32; n];
-        let mut active = vec![true; n];
-        let mut merges = Vec::with_capacity(n - 1);
-        let mut chain: Vec<usize> = Vec::new();
-        let mut remaining = n;
-        while remaining > 1 {
-            if chain.is_empty() {
-                if let Some(i) = active.iter().position(|&a| a) {
-                    chain.push(i);
-                }
+        best
+    };
+    let mut nn: Vec<(usize, f32)> = (0..n)
+        .map(|x| nearest(&cent, &alive, &forbidden, x))
+        .collect();
+    let mut merges = Vec::with_capacity(n);
+    while let Some(x) = (0..n)
+        .filter(|&x| alive[x] && nn[x].0 != usize::MAX)
+        .min_by(|&a, &b| nn[a].1.total_cmp(&nn[b].1))
+    {
+        let (y, d2) = nn[x];
+        let distance = d2.sqrt();
+        if early && distance > threshold {
+            break;
+        }
+        if shared(&windows[x], &windows[y]) as f32
+            > CANNOT_LINK_SHARE * windows[x].len().min(windows[y].len()) as f32
+        {
+            forbidden.insert(key(x, y));
+            nn[x] = nearest(&cent, &alive, &forbidden, x);
+            nn[y] = nearest(&cent, &alive, &forbidden, y);
+            continue;
+        }
+        merges.push((x, y, distance));
+        alive[y] = false;
+        count[x] += count[y];
+        for i in 0..d {
+            sum[x * d + i] += sum[y * d + i];
+            cent[x * d + i] = sum[x * d + i] / count[x] as f32;
+        }
+        let absorbed = std::mem::take(&mut windows[y]);
+        windows[x] = merge_sorted(&windows[x], &absorbed);
+        forbidden.retain(|&(a, b)| a != x && b != x && a != y && b != y);
+        let mut rescan = Vec::new();
+        for z in 0..n {
+            if z == x || !alive[z] {
+                continue;
             }
-            let Some(&a) = chain.last() else { break };
-            // Nearest active neighbour of a; ties prefer the previous chain element so the
-            // chain cannot cycle.
-            let prev = (chain.len() >= 2).then(|| chain[chain.len() - 2]);
-            let (mut best, mut best_d) = match prev {
-                Some(p) => (p, d[a * n + p]),
-                None => (usize::MAX, f32::INFINITY),
-            };
-            for j in 0..n {
-                if j != a && active[j] && d[a * n + j] < best_d {
-                    best_d = d[a * n + j];
-                    best = j;
-                }
-            }
-            if Some(best) == prev {
-                // Reciprocal nearest neighbours: merge b into a (a keeps the slot), with the
-                // Lance–Williams update for average linkage.
-                chain.pop();
-                chain.pop();
-                let b = best;
-                let (sa, sb) = (size[a], size[b]);
-                for k in 0..n {
-                    if active[k] && k != a && k != b {
-                        let v = (sa * d[a * n + k] + sb * d[b * n + k]) / (sa + sb);
-                        d[a * n + k] = v;
-                        d[k * n + a] = v;
-                    }
-                }
-                size[a] = sa + sb;
-                active[b] = false;
-                merges.push(Merge { a, b, cost: best_d });
-                remaining -= 1;
+            if nn[z].0 == x || nn[z].0 == y {
+                rescan.push(z);
             } else {
-                chain.push(best);
-            }
-        }
-        merges.sort_by(|x, y| x.cost.total_cmp(&y.cost));
-        Dendrogram { n, merges }
-    }
-
-    /// Labels `0..k` (in order of each cluster's first item) after cutting to `k` clusters.
-    pub fn cut(&self, k: usize) -> Vec<usize> {
-        let k = k.clamp(1.min(self.n), self.n);
-        self.labels(self.n.saturating_sub(k))
-    }
-
-    /// Labels after every merge at an average distance of at most `distance`, then as many
-    /// more as needed to leave at most `max` clusters.
-    pub fn cut_at(&self, distance: f32, max: Option<usize>) -> Vec<usize> {
-        let below = self
-            .merges
-            .iter()
-            .take_while(|m| m.cost <= distance)
-            .count();
-        let needed = max.map_or(0, |m| self.n.saturating_sub(m.max(1)));
-        self.labels(below.max(needed))
-    }
-
-    /// Labels after the first `count` merges.
-    fn labels(&self, count: usize) -> Vec<usize> {
-        let mut parent: Vec<usize> = (0..self.n).collect();
-        for m in self.merges.iter().take(count) {
-            let (ra, rb) = (find(&mut parent, m.a), find(&mut parent, m.b));
-            parent[rb] = ra;
-        }
-        let mut label_of_root = vec![usize::MAX; self.n];
-        let mut next = 0;
-        (0..self.n)
-            .map(|i| {
-                let r = find(&mut parent, i);
-                if label_of_root[r] == usize::MAX {
-                    label_of_root[r] = next;
-                    next += 1;
+                let dz = dist(&cent, z, x);
+                if dz < nn[z].1 {
+                    nn[z] = (x, dz);
                 }
-                label_of_root[r]
-            })
-            .collect()
+            }
+        }
+        nn[x] = nearest(&cent, &alive, &forbidden, x);
+        for z in rescan {
+            nn[z] = nearest(&cent, &alive, &forbidden, z);
+        }
     }
+    merges
 }
 
-fn find(p: &mut [usize], mut x: usize) -> usize {
-    while p[x] != x {
-        p[x] = p[p[x]];
-        x = p[x];
-    }
-    x
-}
-
-/// Weighted, L2-normalised mean embedding of each label `0..k`.
-pub fn centroids(
-    items: &[Embedding],
-    weights: &[f32],
-    labels: &[usize],
-    k: usize,
-) -> Vec<Embedding> {
-    let mut c = vec![[0.0f32; EMBEDDING]; k];
-    for ((e, &w), &l) in items.iter().zip(weights).zip(labels) {
-        if l < k {
-            for (d, x) in c[l].iter_mut().zip(e) {
-                *d += w * x;
+/// Number of windows two sorted lists share.
+fn shared(a: &[u32], b: &[u32]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
             }
         }
     }
-    c.iter_mut().for_each(|v| normalise(v));
-    c
+    n
 }
 
-/// Index of the most similar centroid.
-pub fn nearest(e: &Embedding, cents: &[Embedding]) -> usize {
-    let mut best = 0;
-    let mut best_s = f32::NEG_INFINITY;
-    for (i, c) in cents.iter().enumerate() {
-        let s = cosine(e, c);
-        if s > best_s {
-            best_s = s;
-            best = i;
-        }
-    }
-    best
+fn merge_sorted(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    out.extend_from_slice(a);
+    out.extend_from_slice(b);
+    out.sort_unstable();
+    out
 }
 
-/// Clusters `items` (unit vectors, with `weights`, e.g. seconds each, for the centroids) and
-/// returns `(labels, centroids)`; labels are `0..k`, numbered in order of first appearance.
-pub fn cluster(items: &[Embedding], weights: &[f32], stop: Stop) -> (Vec<usize>, Vec<Embedding>) {
-    if items.is_empty() {
-        return (Vec::new(), Vec::new());
-    }
-    // Cluster at most MAX_AHC_ITEMS evenly spread items; the rest follow their centroids.
-    let step = items.len().div_ceil(MAX_AHC_ITEMS);
-    let sample: Vec<usize> = (0..items.len()).step_by(step).collect();
-    let s_items: Vec<Embedding> = sample.iter().map(|&i| items[i]).collect();
-    let s_weights: Vec<f32> = sample.iter().map(|&i| weights[i]).collect();
-    let tree = Dendrogram::build(&s_items);
-    let s_labels = match stop {
-        Stop::Count(k) => tree.cut(k.max(1)),
-        Stop::Distance { distance, max } => tree.cut_at(distance, max),
-    };
-    let k = s_labels.iter().copied().max().map_or(0, |m| m + 1);
-    let cents = centroids(&s_items, &s_weights, &s_labels, k);
-    let labels: Vec<usize> = if step == 1 {
-        s_labels
-    } else {
-        items.iter().map(|e| nearest(e, &cents)).collect()
-    };
-    renumber(labels, &cents)
-}
-
-/// Whether `raw` (uncentred embeddings of stretches of speech) are all one voice: the two
-/// groups at the top of their average-linkage tree are still at least `similarity` alike on
-/// average. Centring a one-speaker recording leaves only the differences between its
-/// sentences, which any distance threshold then splits into "speakers"; uncentred, one
-/// voice's stretches stay alike while different voices do not.
-pub fn one_voice(raw: &[Embedding], similarity: f32) -> bool {
-    let step = raw.len().div_ceil(MAX_AHC_ITEMS).max(1);
-    let sample: Vec<Embedding> = raw.iter().step_by(step).copied().collect();
-    Dendrogram::build(&sample)
-        .merges
-        .last()
-        .is_none_or(|top| top.cost <= 1.0 - similarity)
-}
-
-/// Renumbers labels in order of first appearance and drops empty clusters.
-fn renumber(labels: Vec<usize>, cents: &[Embedding]) -> (Vec<usize>, Vec<Embedding>) {
-    let mut map = vec![usize::MAX; cents.len()];
-    let mut out_c = Vec::new();
-    let labels = labels
-        .into_iter()
+/// Assigns the local speakers of one window: the most similar speakers overall, each
+/// local speaker to a different one when there are enough speakers (the cannot-link).
+fn assign(chunk: &Chunk, centroids: &[Embedding]) -> Vec<Option<usize>> {
+    let k = centroids.len();
+    let sims: Vec<Option<Vec<f32>>> = chunk
+        .locals
+        .iter()
         .map(|l| {
-            if map[l] == usize::MAX {
-                map[l] = out_c.len();
-                out_c.push(cents[l]);
-            }
-            map[l]
+            l.embedding.as_ref().map(|e| {
+                centroids
+                    .iter()
+                    .map(|c| c.iter().zip(e).map(|(a, b)| a * b).sum())
+                    .collect()
+            })
         })
         .collect();
-    (labels, out_c)
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// Deterministic pseudo-random numbers (xorshift) for synthetic embeddings.
-    pub(crate) struct Rng(pub u64);
-    impl Rng {
-        pub(crate) fn next(&mut self) -> f32 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    let with: Vec<usize> = (0..sims.len()).filter(|&i| sims[i].is_some()).collect();
+    let mut out: Vec<Option<usize>> = vec![None; sims.len()];
+    if with.len() > k || k == 1 {
+        for &i in &with {
+            let s = sims[i].as_ref().expect("filtered");
+            out[i] = (0..k).max_by(|&a, &b| s[a].total_cmp(&s[b]));
         }
+        return out;
     }
-
-    /// `k` speaker directions sharing a strong common part, as GE2E voices recorded in one
-    /// room do: raw cosine between speakers ~0.92 (the closest synthetic voices), or ~0.7
-    /// with `spread` 0.9 instead of 0.4.
-    pub(crate) fn voices(k: usize, seed: u64, spread: f32) -> Vec<Embedding> {
-        let mut rng = Rng(seed);
-        (0..k)
-            .map(|_| {
-                let mut v = [0.0f32; EMBEDDING];
-                v.iter_mut().for_each(|x| *x = spread * rng.next() + 0.4);
-                normalise(&mut v);
-                v
-            })
-            .collect()
-    }
-
-    pub(crate) fn speakers(k: usize, seed: u64) -> Vec<Embedding> {
-        voices(k, seed, 0.4)
-    }
-
-    pub(crate) fn noisy(c: &Embedding, rng: &mut Rng, amount: f32) -> Embedding {
-        let mut v = *c;
-        v.iter_mut().for_each(|x| *x += amount * rng.next());
-        normalise(&mut v);
-        v
-    }
-
-    /// Items of speakers `sizes[s]` times each, interleaved, and the true labels.
-    fn data(sizes: &[usize], seed: u64) -> (Vec<Embedding>, Vec<usize>) {
-        let cs = speakers(sizes.len(), seed);
-        let mut rng = Rng(seed * 7 + 1);
-        let mut items = Vec::new();
-        let mut truth = Vec::new();
-        // Interleave speakers so first-appearance numbering is not trivially sorted.
-        let max = sizes.iter().copied().max().unwrap_or(0);
-        for i in 0..max {
-            for (s, &n) in sizes.iter().enumerate() {
-                if i < n {
-                    items.push(noisy(&cs[s], &mut rng, 0.02));
-                    truth.push(s);
-                }
+    // At most three local speakers: try every injective choice.
+    let mut best = (f32::NEG_INFINITY, Vec::new());
+    let mut choice = vec![0usize; with.len()];
+    fn search(
+        pos: usize,
+        with: &[usize],
+        sims: &[Option<Vec<f32>>],
+        k: usize,
+        choice: &mut Vec<usize>,
+        score: f32,
+        best: &mut (f32, Vec<usize>),
+    ) {
+        if pos == with.len() {
+            if score > best.0 {
+                *best = (score, choice.clone());
             }
+            return;
         }
-        (items, truth)
-    }
-
-    fn purity(labels: &[usize], truth: &[usize]) -> bool {
-        // Same partition up to renaming.
-        let mut map = std::collections::BTreeMap::new();
-        labels
-            .iter()
-            .zip(truth)
-            .all(|(l, t)| *map.entry(*l).or_insert(*t) == *t)
-            && map
-                .values()
-                .collect::<std::collections::BTreeSet<_>>()
-                .len()
-                == map.len()
-    }
-
-    fn auto(max: Option<usize>) -> Stop {
-        Stop::Distance { distance: 0.6, max }
-    }
-
-    fn centred(items: &[Embedding]) -> Vec<Embedding> {
-        centre(items, &vec![1.0; items.len()])
-    }
-
-    #[test]
-    fn centring_separates_voices_of_one_room() {
-        let (items, truth) = data(&[20, 20], 3);
-        let sim = |v: &[Embedding]| {
-            let (mut same, mut diff) = (Vec::new(), Vec::new());
-            for i in 0..v.len() {
-                for j in i + 1..v.len() {
-                    let s = cosine(&v[i], &v[j]);
-                    if truth[i] == truth[j] {
-                        same.push(s)
-                    } else {
-                        diff.push(s)
-                    }
-                }
+        let s = sims[with[pos]].as_ref().expect("filtered");
+        for (c, &sc) in s.iter().enumerate().take(k) {
+            if choice[..pos].contains(&c) {
+                continue;
             }
-            let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
-            (mean(&same), mean(&diff))
-        };
-        let (same, diff) = sim(&items);
-        assert!(
-            diff > 0.8,
-            "raw voices of one room are close: {same} {diff}"
-        );
-        let (same, diff) = sim(&centred(&items));
-        assert!(same > 0.3 && diff < -0.3, "centred: {same} {diff}");
-    }
-
-    #[test]
-    fn distance_finds_the_number_of_speakers() {
-        for k in 1..=6 {
-            let sizes: Vec<usize> = (0..k).map(|i| 8 + 3 * i).collect();
-            let (items, truth) = data(&sizes, 3 + k as u64);
-            let items = if k > 1 { centred(&items) } else { items };
-            let w = vec![3.0; items.len()];
-            let (labels, cents) = cluster(&items, &w, auto(None));
-            assert_eq!(cents.len(), k, "k={k}");
-            assert!(purity(&labels, &truth), "k={k}");
-            assert_eq!(labels[0], 0);
+            choice[pos] = c;
+            search(pos + 1, with, sims, k, choice, score + sc, best);
         }
     }
-
-    #[test]
-    fn exact_count_and_max_bound() {
-        let (items, _) = data(&[30, 25, 20, 15], 11);
-        let items = centred(&items);
-        let w = vec![3.0; items.len()];
-        assert_eq!(cluster(&items, &w, Stop::Count(2)).1.len(), 2);
-        assert_eq!(cluster(&items, &w, Stop::Count(4)).1.len(), 4);
-        assert_eq!(cluster(&items, &w, Stop::Count(200)).1.len(), items.len());
-        assert_eq!(cluster(&items, &w, auto(None)).1.len(), 4);
-        assert_eq!(cluster(&items, &w, auto(Some(3))).1.len(), 3);
-        assert_eq!(cluster(&items, &w, auto(Some(1))).1.len(), 1);
-        // A distance every pair is within yields one speaker.
-        let stop = Stop::Distance {
-            distance: 2.0,
-            max: None,
-        };
-        assert_eq!(cluster(&items, &w, stop).1.len(), 1);
+    search(0, &with, &sims, k, &mut choice, 0.0, &mut best);
+    for (p, &i) in with.iter().enumerate() {
+        out[i] = best.1.get(p).copied();
     }
-
-    #[test]
-    fn one_voice_stays_one_speaker_however_long() {
-        // 800 stretches (40 min) of one noisy voice: centred, only the noise is left and the
-        // threshold splits it; uncentred, its stretches are all alike.
-        let c = speakers(1, 31)[0];
-        let mut rng = Rng(5);
-        let raw: Vec<Embedding> = (0..800).map(|_| noisy(&c, &mut rng, 0.1)).collect();
-        let w = vec![3.0; raw.len()];
-        assert!(cluster(&centred(&raw), &w, auto(None)).1.len() > 1);
-        assert!(one_voice(&raw, 0.8));
-        // Two ordinary voices (raw cosine ~0.7) are two, and centring then finds them.
-        let vs = voices(2, 17, 0.9);
-        let raw: Vec<Embedding> = (0..60).map(|i| noisy(&vs[i % 2], &mut rng, 0.05)).collect();
-        assert!(!one_voice(&raw, 0.8));
-        let w = vec![3.0; raw.len()];
-        assert_eq!(cluster(&centred(&raw), &w, auto(None)).1.len(), 2);
-    }
-
-    #[test]
-    fn dendrogram_matches_naive_average_linkage() {
-        let (items, _) = data(&[6, 5, 4], 21);
-        let items = centred(&items);
-        let tree = Dendrogram::build(&items);
-        // Naive O(n³) average linkage (UPGMA) for comparison of merge costs.
-        let mut groups: Vec<Vec<usize>> = (0..items.len()).map(|i| vec![i]).collect();
-        let mut costs = Vec::new();
-        while groups.len() > 1 {
-            let mut best = (0, 1, f32::INFINITY);
-            for a in 0..groups.len() {
-                for b in a + 1..groups.len() {
-                    let mut sum = 0.0;
-                    for &i in &groups[a] {
-                        for &j in &groups[b] {
-                            sum += 1.0 - cosine(&items[i], &items[j]);
-                        }
-                    }
-                    let cost = sum / (groups[a].len() * groups[b].len()) as f32;
-                    if cost < best.2 {
-                        best = (a, b, cost);
-                    }
-                }
-            }
-            let gb = groups.remove(best.1);
-            groups[best.0].extend(gb);
-            costs.push(best.2);
-        }
-        costs.sort_by(f32::total_cmp);
-        assert_eq!(tree.merges.len(), costs.len());
-        for (m, c) in tree.merges.iter().zip(&costs) {
-            assert!((m.cost - c).abs() < 1e-4, "{} vs {}", m.cost, c);
-        }
-    }
-
-    #[test]
-    fn large_inputs_are_subsampled() {
-        let sizes = [1500, 1200, 900];
-        let (items, truth) = data(&sizes, 8);
-        assert!(items.len() > MAX_AHC_ITEMS);
-        let items = centred(&items);
-        let w = vec![3.0; items.len()];
-        let (labels, cents) = cluster(&items, &w, auto(None));
-        assert_eq!(cents.len(), 3);
-        assert!(purity(&labels, &truth));
-    }
+    out
 }

@@ -183,6 +183,8 @@ impl JsonDocument {
                 tokens: vec![],
                 raw_text: s.raw_text.clone(),
                 marks: s.marks.clone(),
+                // Cleaned already: the sentence ends were settled when it was written.
+                open_end: false,
             })
             .collect();
         let speaker_turns = self

@@ -263,6 +263,7 @@ pub(crate) mod test_data {
             tokens: vec![],
             raw_text: None,
             marks: vec![],
+            open_end: false,
         }
     }
 

@@ -133,7 +133,13 @@ pub fn apply(t: &mut Transcript, cfg: &CleanConfig) {
         let raw = u.raw_text.clone().unwrap_or_else(|| u.text.clone());
         let mut m = Marked::new(&u.text, low_flags(u, cfg.mark_threshold).as_deref());
         clean(&mut m, cfg.style, &replace);
-        end_sentence(&mut m, ends_here);
+        if u.open_end {
+            // Cut at a speaker change inside the recogniser's sentence: close it only when
+            // the words themselves end a sentence.
+            end_open(&mut m);
+        } else {
+            end_sentence(&mut m, ends_here);
+        }
         u.text = m.text();
         u.marks = m.marks();
         u.raw_text = Some(raw);
@@ -750,7 +756,7 @@ fn group_thousands(digits: &str) -> String {
     let mut out = String::new();
     let len = digits.len();
     for (k, ch) in digits.chars().enumerate() {
-        if k > 0 && (len - k) % 3 == 0 {
+        if k > 0 && (len - k).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -796,6 +802,28 @@ fn tidy(c: &[char]) -> Vec<Edit> {
 }
 
 // ---- step 8: sentence end ----
+
+/// The end of an utterance whose sentence the recogniser had not finished: trailing
+/// whitespace and 「、」 go, and 「。」 comes only after a sentence-final form.
+fn end_open(m: &mut Marked) {
+    let n = m.chars.len();
+    let Some(mut last) = m.chars.iter().rposition(|c| !c.is_whitespace()) else {
+        return;
+    };
+    if m.chars[last] == '、' {
+        let Some(k) = m.chars[..last].iter().rposition(|c| !c.is_whitespace()) else {
+            return;
+        };
+        last = k;
+    }
+    if last + 1 < n {
+        m.edit(vec![Edit::delete(last + 1, n)]);
+    }
+    if !matches!(m.chars[last], '。' | '？' | '！' | '…') && ends_sentence(&m.chars) {
+        let at = m.chars.len();
+        m.edit(vec![Edit::replace(at, at, "。", false)]);
+    }
+}
 
 fn end_sentence(m: &mut Marked, ends_here: bool) {
     let n = m.chars.len();
@@ -998,6 +1026,7 @@ mod tests {
             tokens,
             raw_text: None,
             marks: vec![],
+            open_end: false,
         }
     }
 

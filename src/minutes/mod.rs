@@ -299,6 +299,7 @@ mod tests {
             tokens: vec![],
             raw_text: None,
             marks: vec![],
+            open_end: false,
         }
     }
 

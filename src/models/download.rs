@@ -145,7 +145,9 @@ impl Http {
             })
     }
 
-    /// The wheel of `package==version` from the JSON API at `index` (e.g. `https://pypi.org/pypi`).
+    /// The wheel of `package==version` from the JSON API at `index` (e.g. `https://pypi.org/pypi`)
+    /// whose digest is `sha256` (a release may have one wheel per platform; the pinned one is
+    /// wanted), else its first wheel, which the caller's digest check then refuses.
     /// Tries the per-release document first, then the project document's `releases` map (some
     /// mirrors serve only the latter); file URLs may be relative to the document.
     pub fn pypi_wheel(
@@ -153,6 +155,7 @@ impl Http {
         index: &str,
         package: &str,
         version: &str,
+        sha256: &str,
     ) -> Result<WheelFile, ModelError> {
         let index = index.trim_end_matches('/');
         let release_url = format!("{index}/{package}/{version}/json");
@@ -176,9 +179,20 @@ impl Http {
         let files = files
             .and_then(|f| f.as_array().cloned())
             .ok_or_else(|| index_err(format!("no files listed for {package} {version}")))?;
-        let wheel = files
+        let wheels: Vec<&serde_json::Value> = files
             .iter()
-            .find(|f| f.get("packagetype").and_then(|t| t.as_str()) == Some("bdist_wheel"))
+            .filter(|f| f.get("packagetype").and_then(|t| t.as_str()) == Some("bdist_wheel"))
+            .collect();
+        let digest = |f: &serde_json::Value| {
+            f.get("digests")
+                .and_then(|d| d.get("sha256"))
+                .and_then(|v| v.as_str())
+                .map(str::to_ascii_lowercase)
+        };
+        let wheel = wheels
+            .iter()
+            .find(|f| digest(f).as_deref() == Some(sha256))
+            .or(wheels.first())
             .ok_or_else(|| index_err(format!("{package} {version} has no wheel")))?;
         let field = |name: &str| wheel.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         let url = field("url").ok_or_else(|| index_err("wheel entry without url".into()))?;
@@ -716,7 +730,7 @@ pub(crate) mod tests {
             None,
         );
         let wheel = Http::new()
-            .pypi_wheel(&format!("{}/pypi", server.base), "p", "1.0.0")
+            .pypi_wheel(&format!("{}/pypi", server.base), "p", "1.0.0", "")
             .unwrap();
         assert_eq!(
             wheel.url,
@@ -728,7 +742,7 @@ pub(crate) mod tests {
             vec!["/pypi/p/1.0.0/json -", "/pypi/p/json -"]
         );
         let err = Http::new()
-            .pypi_wheel(&format!("{}/pypi", server.base), "p", "2.0.0")
+            .pypi_wheel(&format!("{}/pypi", server.base), "p", "2.0.0", "")
             .unwrap_err();
         assert!(err.to_string().contains("no files listed"), "{err}");
     }

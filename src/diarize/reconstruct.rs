@@ -1,0 +1,142 @@
+//! From windows back to the recording (pyannote 3.1's reconstruction): every window votes,
+//! frame by frame, for the speakers its local speakers were assigned to and for how many
+//! speak; each frame keeps the most-voted speakers, as many as the averaged count says.
+//! Runs of frames become turns; a speaker's pause shorter than [`MAX_JOIN_PAUSE`] that
+//! nobody else fills stays inside its turn.
+
+use std::collections::BTreeMap;
+
+use super::cluster::Assignment;
+use super::local::Chunk;
+use super::seg::{FRAMES_PER_WINDOW, FRAME_DURATION, FRAME_STEP};
+use crate::types::{Ms, Span, SpeakerId, SpeakerTurn};
+
+/// A pause shorter than this does not end a turn: as listeners (and RTTM references) count
+/// the breath between two sentences as part of the turn.
+pub const MAX_JOIN_PAUSE: Ms = Ms(1000);
+
+/// Turns of the `k` speakers over `total_frames` frames (recording length `end`), numbered
+/// from `SpeakerId(1)` in order of first appearance, sorted by start.
+pub(super) fn turns(
+    chunks: &[Chunk],
+    assignment: &Assignment,
+    total_frames: usize,
+    end: Ms,
+) -> Vec<SpeakerTurn> {
+    let k = assignment.k;
+    // Votes fit a byte: at most window/step windows cover a frame (40 at the smallest step).
+    let mut votes = vec![0u8; total_frames * k];
+    let mut count_sum = vec![0u16; total_frames];
+    let mut cover = vec![0u8; total_frames];
+    for (chunk, of) in chunks.iter().zip(&assignment.of) {
+        for i in 0..FRAMES_PER_WINDOW {
+            let g = chunk.first + i;
+            if g >= total_frames {
+                break;
+            }
+            let bits = chunk.bits(i);
+            cover[g] = cover[g].saturating_add(1);
+            count_sum[g] += bits.count_ones() as u16;
+            // A speaker gets one vote per window, even if two local speakers went to it.
+            let mut seen: [Option<usize>; 3] = [None; 3];
+            for (j, (l, sp)) in chunk.locals.iter().zip(of).enumerate() {
+                if let Some(s) = *sp {
+                    if bits & (1 << l.slot) != 0 && !seen.contains(&Some(s)) {
+                        seen[j.min(2)] = Some(s);
+                        votes[g * k + s] = votes[g * k + s].saturating_add(1);
+                    }
+                }
+            }
+        }
+    }
+    // Per speaker, which frames it holds.
+    let mut holds = vec![false; total_frames * k];
+    let mut order: Vec<usize> = (0..k).collect();
+    for g in 0..total_frames {
+        if cover[g] == 0 {
+            continue;
+        }
+        let count = (count_sum[g] as f32 / cover[g] as f32).round_ties_even() as usize;
+        if count == 0 {
+            continue;
+        }
+        let v = &votes[g * k..][..k];
+        order.sort_by_key(|&s| std::cmp::Reverse(v[s]));
+        for &s in order.iter().take(count) {
+            if v[s] > 0 {
+                holds[g * k + s] = true;
+            }
+        }
+    }
+    // Frame g is taken to last from its centre minus half a step to its centre plus half.
+    let edge = |g: usize| {
+        let centre = g * FRAME_STEP + FRAME_DURATION / 2;
+        Ms::from_samples(
+            centre.saturating_sub(FRAME_STEP / 2),
+            crate::audio::SAMPLE_RATE,
+        )
+    };
+    let mut per_speaker: BTreeMap<usize, Vec<Span>> = BTreeMap::new();
+    for s in 0..k {
+        let mut runs: Vec<Span> = Vec::new();
+        let mut g = 0;
+        while g < total_frames {
+            if !holds[g * k + s] {
+                g += 1;
+                continue;
+            }
+            let a = g;
+            while g < total_frames && holds[g * k + s] {
+                g += 1;
+            }
+            let span = Span::new(edge(a).min(end), edge(g).min(end));
+            if !span.is_empty() {
+                runs.push(span);
+            }
+        }
+        if !runs.is_empty() {
+            per_speaker.insert(s, runs);
+        }
+    }
+    // Join a speaker's runs across short pauses that others leave (mostly) empty.
+    let others_in = |s: usize, gap: Span| -> Ms {
+        let mut t = 0;
+        for (&o, runs) in &per_speaker {
+            if o != s {
+                t += runs.iter().map(|r| r.overlap(&gap).0).sum::<u64>();
+            }
+        }
+        Ms(t)
+    };
+    let mut joined: Vec<(usize, Span)> = Vec::new();
+    for (&s, runs) in &per_speaker {
+        let mut cur = runs[0];
+        for r in &runs[1..] {
+            let gap = Span::new(cur.end, r.start);
+            if gap.len() < MAX_JOIN_PAUSE && others_in(s, gap).0 * 2 <= gap.len().0 {
+                cur.end = r.end;
+            } else {
+                joined.push((s, cur));
+                cur = *r;
+            }
+        }
+        joined.push((s, cur));
+    }
+    joined.sort_by_key(|(s, span)| (span.start, span.end, *s));
+    // Number speakers by first appearance.
+    let mut ids: Vec<Option<u32>> = vec![None; k];
+    let mut next = 1;
+    joined
+        .into_iter()
+        .map(|(s, span)| {
+            let id = *ids[s].get_or_insert_with(|| {
+                next += 1;
+                next - 1
+            });
+            SpeakerTurn {
+                span,
+                speaker: SpeakerId(id),
+            }
+        })
+        .collect()
+}
