@@ -19,6 +19,9 @@ const MIN_CLEAN_RATIO: f32 = 0.2;
 /// Not zero: segmentation now and then splits one voice over two local speakers.
 const CANNOT_LINK_SHARE: f32 = 0.3;
 
+/// Where an embedding comes from: the window and the segmentation slot in it.
+type Origin = (u32, u8);
+
 /// The speaker of each local speaker: `of[chunk][local]` indexes `0..k`; `None` when it
 /// had no embedding.
 pub(super) struct Assignment {
@@ -29,11 +32,11 @@ pub(super) struct Assignment {
 /// Finds the speakers of `chunks` and assigns each local speaker to one.
 pub(super) fn speakers(chunks: &[Chunk], cfg: &DiarizeConfig, step_frames: usize) -> Assignment {
     let min_clean = (MIN_CLEAN_RATIO * FRAMES_PER_WINDOW as f32) as usize;
-    let mut train: Vec<(u32, Embedding)> = Vec::new();
+    let mut train: Vec<(Origin, Embedding)> = Vec::new();
     for (c, chunk) in chunks.iter().enumerate() {
         for l in &chunk.locals {
             if let (Some(e), true) = (&l.embedding, l.clean >= min_clean) {
-                train.push((c as u32, *e));
+                train.push(((c as u32, l.origin), *e));
             }
         }
     }
@@ -53,7 +56,7 @@ pub(super) fn speakers(chunks: &[Chunk], cfg: &DiarizeConfig, step_frames: usize
 /// Centroids (unit vectors) of the speakers found among `train`; one when it is too
 /// little to tell voices apart.
 fn find_speakers(
-    train: &[(u32, Embedding)],
+    train: &[(Origin, Embedding)],
     cfg: &DiarizeConfig,
     min_size: usize,
 ) -> Vec<Embedding> {
@@ -159,7 +162,7 @@ fn find_speakers(
 /// Memory stays linear: each cluster keeps its nearest neighbour, refreshed after every
 /// merge, instead of a distance matrix (n² for thousands of windows would not do).
 fn agglomerate(
-    items: &[(u32, Embedding)],
+    items: &[(Origin, Embedding)],
     threshold: f32,
     early: bool,
 ) -> Vec<(usize, usize, f32)> {
@@ -168,7 +171,7 @@ fn agglomerate(
     let mut sum: Vec<f32> = items.iter().flat_map(|t| t.1).collect();
     let mut cent = sum.clone();
     let mut count = vec![1usize; n];
-    let mut windows: Vec<Vec<u32>> = items.iter().map(|t| vec![t.0]).collect();
+    let mut windows: Vec<Vec<Origin>> = items.iter().map(|t| vec![t.0]).collect();
     let mut alive = vec![true; n];
     let mut forbidden: HashSet<(usize, usize)> = HashSet::new();
     let key = |a: usize, b: usize| (a.min(b), a.max(b));
@@ -241,24 +244,32 @@ fn agglomerate(
     merges
 }
 
-/// Number of windows two sorted lists share.
-fn shared(a: &[u32], b: &[u32]) -> usize {
+/// Number of windows in which two sorted lists hold different segmentation slots.
+fn shared(a: &[Origin], b: &[Origin]) -> usize {
     let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
+        match a[i].0.cmp(&b[j].0) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
             std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
+                let w = a[i].0;
+                let (i0, j0) = (i, j);
+                while i < a.len() && a[i].0 == w {
+                    i += 1;
+                }
+                while j < b.len() && b[j].0 == w {
+                    j += 1;
+                }
+                if a[i0..i].iter().any(|x| b[j0..j].iter().any(|y| x.1 != y.1)) {
+                    n += 1;
+                }
             }
         }
     }
     n
 }
 
-fn merge_sorted(a: &[u32], b: &[u32]) -> Vec<u32> {
+fn merge_sorted(a: &[Origin], b: &[Origin]) -> Vec<Origin> {
     let mut out = Vec::with_capacity(a.len() + b.len());
     out.extend_from_slice(a);
     out.extend_from_slice(b);
@@ -283,42 +294,54 @@ fn assign(chunk: &Chunk, centroids: &[Embedding]) -> Vec<Option<usize>> {
         })
         .collect();
     let with: Vec<usize> = (0..sims.len()).filter(|&i| sims[i].is_some()).collect();
+    let origins: Vec<u8> = with.iter().map(|&i| chunk.locals[i].origin).collect();
+    let mut distinct = origins.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
     let mut out: Vec<Option<usize>> = vec![None; sims.len()];
-    if with.len() > k || k == 1 {
+    // Locals split from one slot may share a speaker, so only slots need distinct ones; with
+    // more locals than the search handles (never, in practice), each takes its best.
+    if distinct.len() > k || k == 1 || with.len() > 6 {
         for &i in &with {
             let s = sims[i].as_ref().expect("filtered");
             out[i] = (0..k).max_by(|&a, &b| s[a].total_cmp(&s[b]));
         }
         return out;
     }
-    // At most three local speakers: try every injective choice.
-    let mut best = (f32::NEG_INFINITY, Vec::new());
-    let mut choice = vec![0usize; with.len()];
-    fn search(
-        pos: usize,
-        with: &[usize],
-        sims: &[Option<Vec<f32>>],
-        k: usize,
-        choice: &mut Vec<usize>,
-        score: f32,
-        best: &mut (f32, Vec<usize>),
-    ) {
-        if pos == with.len() {
-            if score > best.0 {
-                *best = (score, choice.clone());
+    // A few local speakers: try every choice where different slots get different speakers.
+    struct Search<'a> {
+        with: &'a [usize],
+        origins: &'a [u8],
+        sims: &'a [Option<Vec<f32>>],
+        choice: Vec<usize>,
+        best: (f32, Vec<usize>),
+    }
+    fn search(st: &mut Search, pos: usize, score: f32) {
+        if pos == st.with.len() {
+            if score > st.best.0 {
+                st.best = (score, st.choice.clone());
             }
             return;
         }
-        let s = sims[with[pos]].as_ref().expect("filtered");
-        for (c, &sc) in s.iter().enumerate().take(k) {
-            if choice[..pos].contains(&c) {
+        let s = st.sims[st.with[pos]].as_ref().expect("filtered").clone();
+        for (c, &sc) in s.iter().enumerate() {
+            let clash = (0..pos).any(|q| st.choice[q] == c && st.origins[q] != st.origins[pos]);
+            if clash {
                 continue;
             }
-            choice[pos] = c;
-            search(pos + 1, with, sims, k, choice, score + sc, best);
+            st.choice[pos] = c;
+            search(st, pos + 1, score + sc);
         }
     }
-    search(0, &with, &sims, k, &mut choice, 0.0, &mut best);
+    let mut st = Search {
+        with: &with,
+        origins: &origins,
+        sims: &sims,
+        choice: vec![0; with.len()],
+        best: (f32::NEG_INFINITY, Vec::new()),
+    };
+    search(&mut st, 0, 0.0);
+    let best = st.best;
     for (p, &i) in with.iter().enumerate() {
         out[i] = best.1.get(p).copied();
     }

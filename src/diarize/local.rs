@@ -12,21 +12,35 @@ pub(super) type Embedding = [f32; EMBED_DIM];
 /// Fewest fbank frames (10 ms each) an embedding is computed from: shorter stretches give
 /// vectors that say more about the words than the voice.
 const MIN_EMBED_FRAMES: usize = 30;
+/// A local speaker's activity is cut into runs at pauses of this many frames (~0.15 s) or
+/// more, and runs of at least [`MIN_RUN_FRAMES`] get their own embedding.
+const RUN_GAP: usize = 9;
+/// Voices one segmentation slot may be split into (three slots then fit 16 bits).
+const MAX_GROUPS: usize = 5;
+/// Fbank frames a run needs for an embedding of its own (1 s).
+const MIN_RUN_FRAMES: usize = 100;
+/// Cosine similarity below which two runs of one local speaker are different voices.
+/// Segmentation-3.0 tracks voices within its window by itself, and two similar voices that
+/// take turns can end up as one local speaker; their runs' embeddings tell them apart.
+const SAME_RUN: f32 = 0.5;
 
 /// What one window says, kept until the end of the recording.
 pub(super) struct Chunk {
     /// Global index of the window's first frame (frame `g` starts at sample `g × 270`).
     pub first: usize,
-    /// Per frame, bit `s` set when local speaker `s` speaks; empty for a window without
+    /// Per frame, bit `v` set when local speaker `v` speaks; empty for a window without
     /// speech (all frames silent).
-    pub active: Vec<u8>,
+    pub active: Vec<u16>,
     /// The local speakers that speak somewhere in the window.
     pub locals: Vec<Local>,
 }
 
 pub(super) struct Local {
-    /// Which of the window's three speaker slots.
+    /// Bit of this local speaker in [`Chunk::active`].
     pub slot: u8,
+    /// The segmentation's speaker slot it comes from: locals split from one slot (voices it
+    /// did not tell apart) may still be one person, locals of different slots may not.
+    pub origin: u8,
     /// Frames where this speaker speaks alone.
     pub clean: usize,
     /// L2-normalised CAM++ embedding; `None` when it speaks too little to get one.
@@ -43,7 +57,7 @@ impl Chunk {
     }
 
     /// Bits of frame `i` (0 for a silent window).
-    pub fn bits(&self, i: usize) -> u8 {
+    pub fn bits(&self, i: usize) -> u16 {
         self.active.get(i).copied().unwrap_or(0)
     }
 }
@@ -62,48 +76,119 @@ pub(super) fn analyse(
     let mut out = Vec::with_capacity(windows.len());
     for (w, &(first, samples)) in windows.iter().enumerate() {
         let lp = &logprobs[w * per_window..][..per_window];
-        let active: Vec<u8> = lp
+        let slots: Vec<u8> = lp
             .chunks_exact(seg::NUM_CLASSES)
             .map(|row| {
-                let class = seg::argmax(row);
-                POWERSET[class]
+                POWERSET[seg::argmax(row)]
                     .iter()
                     .enumerate()
                     .fold(0u8, |b, (s, &on)| b | ((on as u8) << s))
             })
             .collect();
+        let mut active = vec![0u16; FRAMES_PER_WINDOW];
         let mut locals = Vec::new();
         let mut feats: Option<fbank::Fbank> = None;
+        let embed = |fb: &fbank::Fbank, keep: &dyn Fn(usize) -> bool| {
+            let mut rows = select(fb, keep);
+            let n = rows.len() / fbank::NUM_MEL_BINS;
+            if n < MIN_EMBED_FRAMES {
+                return Ok(None);
+            }
+            campp::cmn(&mut rows, n);
+            let mut e = embedder
+                .embed(&rows, n)
+                .map_err(|e| DiarizeError::Embed(Box::new(e)))?;
+            normalise(&mut e);
+            Ok::<_, DiarizeError>(Some((e, n)))
+        };
         for s in 0..NUM_SPEAKERS {
             let bit = 1u8 << s;
-            let speaks = active.iter().filter(|&&b| b & bit != 0).count();
-            if speaks == 0 {
+            if !slots.iter().any(|&b| b & bit != 0) {
                 continue;
             }
-            let alone: Vec<bool> = active.iter().map(|&b| b == bit).collect();
-            let clean = alone.iter().filter(|&&a| a).count();
+            let alone = |i: usize| slots[i] == bit;
+            let speaks = |i: usize| slots[i] & bit != 0;
             let fb = feats.get_or_insert_with(|| fbank::fbank(samples));
-            // Clean frames when there are enough of them, else every frame it speaks in.
-            let mut rows = select(fb, |i| alone[i]);
-            if rows.len() < MIN_EMBED_FRAMES * fbank::NUM_MEL_BINS {
-                rows = select(fb, |i| active[i] & bit != 0);
+            // Runs of this slot's activity, each embedded when long enough.
+            let runs = runs_of(&slots, bit);
+            let mut groups: Vec<([f32; EMBED_DIM], Vec<usize>)> = Vec::new();
+            let mut group_of: Vec<Option<usize>> = vec![None; runs.len()];
+            let mut order: Vec<usize> = (0..runs.len()).collect();
+            order.sort_by_key(|&r| std::cmp::Reverse(runs[r].1 - runs[r].0));
+            for r in order {
+                let (a, b) = runs[r];
+                let in_run = |i: usize| i >= a && i < b;
+                let clean_run = |i: usize| in_run(i) && alone(i);
+                let got = match embed(fb, &clean_run)? {
+                    Some((e, n)) if n >= MIN_RUN_FRAMES => Some(e),
+                    _ => match embed(fb, &|i| in_run(i) && speaks(i))? {
+                        Some((e, n)) if n >= MIN_RUN_FRAMES => Some(e),
+                        _ => None,
+                    },
+                };
+                let Some(e) = got else { continue };
+                let best = groups
+                    .iter()
+                    .enumerate()
+                    .map(|(g, (sum, _))| {
+                        let mut c = *sum;
+                        normalise(&mut c);
+                        (g, c.iter().zip(&e).map(|(x, y)| x * y).sum::<f32>())
+                    })
+                    .max_by(|x, y| x.1.total_cmp(&y.1));
+                match best {
+                    Some((g, sim)) if sim >= SAME_RUN || groups.len() >= MAX_GROUPS => {
+                        groups[g].0.iter_mut().zip(&e).for_each(|(x, y)| *x += y);
+                        groups[g].1.push(r);
+                        group_of[r] = Some(g);
+                    }
+                    _ => {
+                        group_of[r] = Some(groups.len());
+                        groups.push((e, vec![r]));
+                    }
+                }
             }
-            let n = rows.len() / fbank::NUM_MEL_BINS;
-            let embedding = if n >= MIN_EMBED_FRAMES {
-                campp::cmn(&mut rows, n);
-                let mut e = embedder
-                    .embed(&rows, n)
-                    .map_err(|e| DiarizeError::Embed(Box::new(e)))?;
+            // Short runs join the group of the nearest run that has one.
+            for r in 0..runs.len() {
+                if group_of[r].is_none() {
+                    group_of[r] = (0..runs.len())
+                        .filter(|&q| group_of[q].is_some())
+                        .min_by_key(|&q| runs[q].0.abs_diff(runs[r].0))
+                        .and_then(|q| group_of[q]);
+                }
+            }
+            if groups.is_empty() {
+                // Too little for runs of its own: one embedding from everything it says.
+                let e = match embed(fb, &alone)? {
+                    Some((e, n)) if n >= MIN_EMBED_FRAMES * 2 => Some(e),
+                    _ => embed(fb, &speaks)?.map(|(e, _)| e),
+                };
+                groups.push((e.unwrap_or([0.0; EMBED_DIM]), Vec::new()));
+                group_of.iter_mut().for_each(|g| *g = Some(0));
+            }
+            for (g, (sum, _)) in groups.iter().enumerate() {
+                let v = locals.len() as u8;
+                let mut clean = 0;
+                for (r, &(a, b)) in runs.iter().enumerate() {
+                    if group_of[r] == Some(g) {
+                        for i in a..b {
+                            if speaks(i) {
+                                active[i] |= 1 << v;
+                                clean += alone(i) as usize;
+                            }
+                        }
+                    }
+                }
+                let mut e = *sum;
                 normalise(&mut e);
-                Some(e)
-            } else {
-                None
-            };
-            locals.push(Local {
-                slot: s as u8,
-                clean,
-                embedding,
-            });
+                let embedding = e.iter().any(|&x| x != 0.0).then_some(e);
+                locals.push(Local {
+                    slot: v,
+                    origin: s as u8,
+                    clean,
+                    embedding,
+                });
+            }
         }
         out.push(Chunk {
             first,
@@ -112,6 +197,22 @@ pub(super) fn analyse(
         });
     }
     Ok(out)
+}
+
+/// Runs `[start, end)` of frames where `bit` is set, joined across gaps shorter than
+/// [`RUN_GAP`].
+fn runs_of(slots: &[u8], bit: u8) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (i, &b) in slots.iter().enumerate() {
+        if b & bit == 0 {
+            continue;
+        }
+        match runs.last_mut() {
+            Some(last) if i - last.1 < RUN_GAP => last.1 = i + 1,
+            _ => runs.push((i, i + 1)),
+        }
+    }
+    runs
 }
 
 /// The fbank rows whose segmentation frame passes `keep`. Frames map by position, as

@@ -49,7 +49,7 @@ use local::Chunk;
 pub const DEFAULT_STEP: Ms = Ms(2_500);
 /// Distance (between centroids of L2-normalised CAM++ embeddings) below which clusters
 /// merge. Measured on the development set (docs/diarization.md).
-pub const DEFAULT_THRESHOLD: f32 = 0.8;
+pub const DEFAULT_THRESHOLD: f32 = 0.55;
 /// A speaker needs clean embeddings covering at least this much of the recording's
 /// windows (pyannote: 12 windows at its 1 s step); smaller clusters go to the nearest
 /// large one. Scaled with the step so the meaning stays "seconds of windows".

@@ -38,11 +38,11 @@ pub(super) fn turns(
             cover[g] = cover[g].saturating_add(1);
             count_sum[g] += bits.count_ones() as u16;
             // A speaker gets one vote per window, even if two local speakers went to it.
-            let mut seen: [Option<usize>; 3] = [None; 3];
-            for (j, (l, sp)) in chunk.locals.iter().zip(of).enumerate() {
+            let mut seen: Vec<usize> = Vec::new();
+            for (l, sp) in chunk.locals.iter().zip(of) {
                 if let Some(s) = *sp {
-                    if bits & (1 << l.slot) != 0 && !seen.contains(&Some(s)) {
-                        seen[j.min(2)] = Some(s);
+                    if bits & (1 << l.slot) != 0 && !seen.contains(&s) {
+                        seen.push(s);
                         votes[g * k + s] = votes[g * k + s].saturating_add(1);
                     }
                 }
