@@ -171,9 +171,9 @@ pub(super) fn analyse(
                 let mut clean = 0;
                 for (r, &(a, b)) in runs.iter().enumerate() {
                     if group_of[r] == Some(g) {
-                        for i in a..b {
+                        for (i, bits) in active.iter_mut().enumerate().take(b).skip(a) {
                             if speaks(i) {
-                                active[i] |= 1 << v;
+                                *bits |= 1 << v;
                                 clean += alone(i) as usize;
                             }
                         }
