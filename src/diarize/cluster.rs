@@ -347,3 +347,79 @@ fn assign(chunk: &Chunk, centroids: &[Embedding]) -> Vec<Option<usize>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diarize::local::Local;
+
+    /// A unit vector near axis `axis`, jittered by `j`.
+    fn voice(axis: usize, j: usize) -> Embedding {
+        let mut e = [0.0f32; EMBED_DIM];
+        e[axis] = 1.0;
+        e[(axis + 1 + j % 7) % EMBED_DIM] = 0.2;
+        normalise(&mut e);
+        e
+    }
+
+    /// Windows with one or two local speakers (different slots) of the given voices.
+    fn chunks(voices: &[&[usize]]) -> Vec<Chunk> {
+        voices
+            .iter()
+            .enumerate()
+            .map(|(c, vs)| Chunk {
+                first: c * 148,
+                active: vec![(1u16 << vs.len()) - 1; FRAMES_PER_WINDOW],
+                locals: vs
+                    .iter()
+                    .enumerate()
+                    .map(|(s, &v)| Local {
+                        slot: s as u8,
+                        origin: s as u8,
+                        clean: FRAMES_PER_WINDOW,
+                        embedding: Some(voice(v, c)),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finds_the_voices_and_keeps_a_window_s_speakers_apart() {
+        let mut w: Vec<&[usize]> = vec![&[0]; 10];
+        w.extend(vec![&[0, 5][..]; 4]);
+        w.extend(vec![&[5][..]; 10]);
+        let cs = chunks(&w);
+        let a = speakers(&cs, &DiarizeConfig::default(), 148);
+        assert_eq!(a.k, 2);
+        let first = a.of[0][0];
+        for (c, of) in a.of.iter().enumerate() {
+            if of.len() == 2 {
+                assert_ne!(of[0], of[1], "window {c}: two slots, one speaker");
+            }
+        }
+        assert_eq!(a.of[23][0].is_some() && a.of[23][0] != first, true);
+    }
+
+    #[test]
+    fn one_voice_is_one_speaker_and_the_count_can_be_forced() {
+        let w: Vec<&[usize]> = vec![&[3]; 20];
+        let cs = chunks(&w);
+        assert_eq!(speakers(&cs, &DiarizeConfig::default(), 148).k, 1);
+        let mut v: Vec<&[usize]> = vec![&[0]; 10];
+        v.extend(vec![&[5][..]; 10]);
+        v.extend(vec![&[9][..]; 10]);
+        let cs = chunks(&v);
+        assert_eq!(speakers(&cs, &DiarizeConfig::default(), 148).k, 3);
+        let two = DiarizeConfig {
+            speakers: Some(2),
+            ..DiarizeConfig::default()
+        };
+        assert_eq!(speakers(&cs, &two, 148).k, 2);
+        let max = DiarizeConfig {
+            max_speakers: Some(2),
+            ..DiarizeConfig::default()
+        };
+        assert_eq!(speakers(&cs, &max, 148).k, 2);
+    }
+}

@@ -163,3 +163,21 @@ pub fn cmn(feats: &mut [f32], frames: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_silent_inputs() {
+        assert_eq!(fbank(&[]).frames, 0);
+        assert_eq!(fbank(&[0.1; 399]).frames, 0);
+        assert_eq!(num_frames(400), 1);
+        assert_eq!(num_frames(560), 2);
+        // Digital silence hits the log floor, not -inf or NaN.
+        let fb = fbank(&[0.0; 16000]);
+        assert_eq!(fb.frames, 98);
+        let floor = f32::EPSILON.ln();
+        assert!(fb.data.iter().all(|&x| (x - floor).abs() < 1e-5));
+    }
+}

@@ -199,6 +199,37 @@ impl SpeakerModels {
         })?;
         Ok(SpeakerModels { seg, campp })
     }
+
+    /// Segmentation-3.0 on one window of at most 10 s (shorter ones are padded with
+    /// silence): 589 frames × 7 powerset log-probabilities (class 0 nobody, 1–3 one of the
+    /// window's three speakers, 4–6 two of them).
+    pub fn segment(&self, window: &[f32]) -> Result<Vec<f32>, DiarizeError> {
+        self.seg
+            .forward(&[window])
+            .map_err(|e| DiarizeError::Segment(Box::new(e)))
+    }
+
+    /// The CAM++ embedding (192 values, not normalised) of a clip of 16 kHz audio: Kaldi
+    /// fbank, mean-normalised over the clip, as 3D-Speaker computes it.
+    pub fn embed(&self, samples: &[f32]) -> Result<Vec<f32>, DiarizeError> {
+        if samples.iter().any(|x| !x.is_finite()) {
+            let e = CamppError::Input("audio holds a non-finite sample".into());
+            return Err(DiarizeError::Embed(Box::new(e)));
+        }
+        let mut fb = fbank::fbank(samples);
+        campp::cmn(&mut fb.data, fb.frames);
+        self.campp
+            .embed(&fb.data, fb.frames)
+            .map(|e| e.to_vec())
+            .map_err(|e| DiarizeError::Embed(Box::new(e)))
+    }
+}
+
+/// Kaldi-compatible log-mel filterbank of 16 kHz audio in [-1, 1): `(frames, frames × 80)`
+/// (25 ms frames every 10 ms, povey window, 80 bins from 20 Hz, no dither).
+pub fn fbank(samples: &[f32]) -> (usize, Vec<f32>) {
+    let fb = fbank::fbank(samples);
+    (fb.frames, fb.data)
 }
 
 /// Diarizes the whole of `pcm` (whose speech spans are `speech`). Turns are sorted by

@@ -140,3 +140,56 @@ pub(super) fn turns(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diarize::local::Local;
+
+    fn local(slot: u8) -> Local {
+        Local {
+            slot,
+            origin: slot,
+            clean: 0,
+            embedding: None,
+        }
+    }
+
+    #[test]
+    fn votes_become_turns_with_overlap_kept_and_short_pauses_joined() {
+        // One window: slot 0 speaks frames 0..300 and 330..589 (a 0.5 s pause), slot 1
+        // frames 100..160 on top of it.
+        let mut active = vec![0u16; FRAMES_PER_WINDOW];
+        for (i, a) in active.iter_mut().enumerate() {
+            if i < 300 || i >= 330 {
+                *a |= 1;
+            }
+            if (100..160).contains(&i) {
+                *a |= 2;
+            }
+        }
+        let chunk = Chunk {
+            first: 0,
+            active,
+            locals: vec![local(0), local(1)],
+        };
+        let a = Assignment {
+            k: 2,
+            of: vec![vec![Some(1), Some(0)]],
+        };
+        let t = turns(&[chunk], &a, FRAMES_PER_WINDOW, Ms(10_000));
+        // Speaker 1 (cluster 1, first to speak) holds the window across the pause; speaker 2
+        // overlaps it.
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert_eq!(t[0].speaker, SpeakerId(1));
+        assert!(
+            t[0].span.start < Ms(50) && t[0].span.end > Ms(9_900),
+            "{t:?}"
+        );
+        assert_eq!(t[1].speaker, SpeakerId(2));
+        assert!(
+            t[1].span.start > Ms(1_600) && t[1].span.end < Ms(2_800),
+            "{t:?}"
+        );
+    }
+}
