@@ -1,5 +1,6 @@
 //! Speaker diarization through the real pipeline: `gijiroku transcribe` with the real Whisper
-//! base model, Silero VAD and GE2E speaker encoder on the two committed samples, each with its
+//! base model, Silero VAD and the speaker models (segmentation-3.0, CAM++) on the two committed
+//! samples, each with its
 //! meeting sheet. For each sample the test checks that
 //! - the number of speakers found equals the number in the reference RTTM (no count given),
 //! - the diarization error rate (`gijiroku der REF HYP --json`, collar 0.25 s) stays below a

@@ -398,7 +398,7 @@ mod tests {
                 assert_ne!(of[0], of[1], "window {c}: two slots, one speaker");
             }
         }
-        assert_eq!(a.of[23][0].is_some() && a.of[23][0] != first, true);
+        assert!(a.of[23][0].is_some() && a.of[23][0] != first);
     }
 
     #[test]

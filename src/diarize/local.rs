@@ -67,6 +67,7 @@ pub(super) fn analyse(
     model: &Segmentation,
     embedder: &CamPlus,
     windows: &[(usize, &[f32])],
+    cache: &mut RunCache,
 ) -> Result<Vec<Chunk>, DiarizeError> {
     let audio: Vec<&[f32]> = windows.iter().map(|w| w.1).collect();
     let logprobs = model
@@ -88,6 +89,7 @@ pub(super) fn analyse(
         let mut active = vec![0u16; FRAMES_PER_WINDOW];
         let mut locals = Vec::new();
         let mut feats: Option<fbank::Fbank> = None;
+        cache.forget_before(first);
         let embed = |fb: &fbank::Fbank, keep: &dyn Fn(usize) -> bool| {
             let mut rows = select(fb, keep);
             let n = rows.len() / fbank::NUM_MEL_BINS;
@@ -119,12 +121,26 @@ pub(super) fn analyse(
                 let (a, b) = runs[r];
                 let in_run = |i: usize| i >= a && i < b;
                 let clean_run = |i: usize| in_run(i) && alone(i);
-                let got = match embed(fb, &clean_run)? {
-                    Some((e, n)) if n >= MIN_RUN_FRAMES => Some(e),
-                    _ => match embed(fb, &|i| in_run(i) && speaks(i))? {
-                        Some((e, n)) if n >= MIN_RUN_FRAMES => Some(e),
-                        _ => None,
-                    },
+                // Clean frames when there are enough for an embedding, else all of the run.
+                let clean_frames = (a..b).filter(|&i| alone(i)).count();
+                let use_clean = fbank_frames(clean_frames) >= MIN_RUN_FRAMES;
+                if !use_clean && fbank_frames(b - a) < MIN_RUN_FRAMES {
+                    continue;
+                }
+                let got = match cache.get(first + a, first + b, use_clean) {
+                    Some(e) => Some(e),
+                    None => {
+                        let keep: &dyn Fn(usize) -> bool = if use_clean {
+                            &clean_run
+                        } else {
+                            &|i| in_run(i) && speaks(i)
+                        };
+                        let e = embed(fb, keep)?.map(|(e, _)| e);
+                        if let Some(e) = e {
+                            cache.put(first + a, first + b, use_clean, e);
+                        }
+                        e
+                    }
                 };
                 let Some(e) = got else { continue };
                 let best = groups
@@ -197,6 +213,44 @@ pub(super) fn analyse(
         });
     }
     Ok(out)
+}
+
+/// Fbank frames (10 ms) in `n` segmentation frames (16.9 ms).
+fn fbank_frames(n: usize) -> usize {
+    n * seg::FRAME_STEP / 160
+}
+
+/// Embeddings of runs already seen in an earlier window. Windows overlap (10 s every
+/// 2.5 s), so a run inside several windows would be embedded up to four times; the same
+/// frames (to within [`RUN_MATCH`], the segmentation's jitter between windows) give the
+/// same voice, so the first embedding serves.
+#[derive(Default)]
+pub(super) struct RunCache {
+    /// `(first, end)` global frames, whether from clean frames, embedding.
+    entries: std::collections::VecDeque<(usize, usize, bool, Embedding)>,
+}
+
+/// Frames the ends of a run may move between windows and still be the same run.
+const RUN_MATCH: usize = 3;
+
+impl RunCache {
+    fn get(&self, a: usize, b: usize, clean: bool) -> Option<Embedding> {
+        self.entries
+            .iter()
+            .find(|e| e.2 == clean && e.0.abs_diff(a) <= RUN_MATCH && e.1.abs_diff(b) <= RUN_MATCH)
+            .map(|e| e.3)
+    }
+
+    fn put(&mut self, a: usize, b: usize, clean: bool, e: Embedding) {
+        self.entries.push_back((a, b, clean, e));
+    }
+
+    /// Drops runs that start before global frame `g` (no later window reaches them whole).
+    fn forget_before(&mut self, g: usize) {
+        while self.entries.front().is_some_and(|e| e.0 < g) {
+            self.entries.pop_front();
+        }
+    }
 }
 
 /// Runs `[start, end)` of frames where `bit` is set, joined across gaps shorter than

@@ -265,6 +265,7 @@ pub struct Evidence {
     /// Speech spans of the recording in samples (windows without speech are not analysed).
     speech: Vec<(usize, usize)>,
     chunks: Vec<Chunk>,
+    cache: local::RunCache,
     /// Set when the evidence is no longer wanted (recognition failed or was interrupted).
     stop: Option<Arc<AtomicBool>>,
 }
@@ -294,6 +295,7 @@ impl Evidence {
             next: 0,
             speech: Vec::new(),
             chunks: Vec::new(),
+            cache: local::RunCache::default(),
             stop: None,
         })
     }
@@ -392,7 +394,7 @@ impl Evidence {
         }
         let chunks = self
             .pool
-            .install(|| local::analyse(&models.seg, &models.campp, &todo))?;
+            .install(|| local::analyse(&models.seg, &models.campp, &todo, &mut self.cache))?;
         self.chunks.extend(chunks);
         self.chunks.sort_by_key(|c| c.first);
         Ok(())

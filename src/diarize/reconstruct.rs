@@ -14,9 +14,12 @@ use crate::types::{Ms, Span, SpeakerId, SpeakerTurn};
 /// A pause shorter than this does not end a turn: as listeners (and RTTM references) count
 /// the breath between two sentences as part of the turn.
 pub const MAX_JOIN_PAUSE: Ms = Ms(1000);
+/// Shortest turn that counts as a speaker's first appearance when numbering speakers.
+const FIRST_TURN: Ms = Ms(2000);
 
 /// Turns of the `k` speakers over `total_frames` frames (recording length `end`), numbered
-/// from `SpeakerId(1)` in order of first appearance, sorted by start.
+/// from `SpeakerId(1)` in order of first appearance (of a turn of at least [`FIRST_TURN`]),
+/// sorted by start.
 pub(super) fn turns(
     chunks: &[Chunk],
     assignment: &Assignment,
@@ -123,20 +126,30 @@ pub(super) fn turns(
         joined.push((s, cur));
     }
     joined.sort_by_key(|(s, span)| (span.start, span.end, *s));
-    // Number speakers by first appearance.
-    let mut ids: Vec<Option<u32>> = vec![None; k];
-    let mut next = 1;
+    // Number speakers by first appearance, counting only turns a listener would notice: a
+    // stray sliver of a voice before its real first turn must not renumber everyone (the
+    // sheet's 話者N names follow the order people first speak in).
+    let first_real = |s: usize| {
+        joined
+            .iter()
+            .filter(|(x, _)| *x == s)
+            .find(|(_, span)| span.len() >= FIRST_TURN)
+            .or_else(|| joined.iter().find(|(x, _)| *x == s))
+            .map(|(_, span)| span.start)
+    };
+    let mut order: Vec<(Ms, usize)> = (0..k)
+        .filter_map(|s| first_real(s).map(|t| (t, s)))
+        .collect();
+    order.sort();
+    let mut ids: Vec<u32> = vec![0; k];
+    for (n, &(_, s)) in order.iter().enumerate() {
+        ids[s] = n as u32 + 1;
+    }
     joined
         .into_iter()
-        .map(|(s, span)| {
-            let id = *ids[s].get_or_insert_with(|| {
-                next += 1;
-                next - 1
-            });
-            SpeakerTurn {
-                span,
-                speaker: SpeakerId(id),
-            }
+        .map(|(s, span)| SpeakerTurn {
+            span,
+            speaker: SpeakerId(ids[s]),
         })
         .collect()
 }
@@ -161,7 +174,7 @@ mod tests {
         // frames 100..160 on top of it.
         let mut active = vec![0u16; FRAMES_PER_WINDOW];
         for (i, a) in active.iter_mut().enumerate() {
-            if i < 300 || i >= 330 {
+            if !(300..330).contains(&i) {
                 *a |= 1;
             }
             if (100..160).contains(&i) {
