@@ -1,8 +1,8 @@
 //! Attaching speakers to recognised speech ([`attribute`]): each [`AsrSegment`] becomes one
 //! [`Utterance`] of the speaker holding the floor over most of it, or several when a
-//! speaker change falls well inside it and the text has a phrase boundary (punctuation or a
-//! pause) near the change. A segment is never cut inside a word: without such a boundary it
-//! stays whole. Where two people speak at once, the text goes to the one holding the floor
+//! speaker change falls well inside it and the text has a boundary (punctuation, a pause, or
+//! a word boundary such as a particle before a noun) near the change. A segment is never cut
+//! inside a word: without such a boundary it stays whole. Where two people speak at once, the text goes to the one holding the floor
 //! (the longer turn); the turns themselves, overlaps included, are kept for RTTM and JSON.
 //! Pure: no audio, no models. Merging consecutive utterances of one speaker is left to the
 //! minutes stage.
@@ -205,21 +205,33 @@ fn ends_with_punctuation(text: &str) -> bool {
     ])
 }
 
+/// Whether the boundary between two tokens is a word boundary in Japanese text: after
+/// hiragana (a particle or an inflection) before a kanji, katakana, digit or Latin word, or
+/// at a space. Never between two kanji (資|料) or before okurigana (開|き).
+fn word_boundary(prev: &str, next: &str) -> bool {
+    let hiragana = |c: char| ('\u{3041}'..='\u{309F}').contains(&c);
+    let (Some(p), Some(n)) = (prev.chars().last(), next.chars().next()) else {
+        return false;
+    };
+    n == ' ' || p == ' ' || (hiragana(p) && !hiragana(n) && n.is_alphanumeric())
+}
+
 /// Splits a segment's tokens among `pieces`. Each change point (midway between two pieces)
-/// is cut at the nearest phrase boundary within [`CUT_REACH`]: after punctuation, or at a
-/// pause of [`CUT_PAUSE`]. A change with no boundary near it is not cut; the stretch then
+/// is cut at the nearest phrase boundary within [`CUT_REACH`]: after punctuation, at a
+/// pause of [`CUT_PAUSE`], or at a word boundary ([`word_boundary`]). A change with no boundary near it is not cut; the stretch then
 /// goes to whoever holds most of it.
 fn split(seg: &AsrSegment, pieces: &[(SpeakerId, Span)]) -> Vec<Part> {
     let tokens = &seg.tokens;
     let n = tokens.len();
     let punct = |i: usize| ends_with_punctuation(&tokens[i - 1].text);
     let pause = |i: usize| tokens[i].start.0.saturating_sub(tokens[i - 1].end.0) >= CUT_PAUSE.0;
+    let word = |i: usize| word_boundary(&tokens[i - 1].text, &tokens[i].text);
     let mut cuts: Vec<usize> = Vec::new();
     for w in pieces.windows(2) {
         let change = (w[0].1.end.0 + w[1].1.start.0) / 2;
         let from = cuts.last().map_or(1, |&c| c + 1);
         let best = (from..n)
-            .filter(|&i| punct(i) || pause(i))
+            .filter(|&i| punct(i) || pause(i) || word(i))
             .filter(|&i| tokens[i].start.0.abs_diff(change) <= CUT_REACH.0)
             .min_by_key(|&i| tokens[i].start.0.abs_diff(change));
         if let Some(i) = best {
@@ -393,8 +405,26 @@ mod tests {
 
     #[test]
     fn a_change_inside_running_words_does_not_cut_them() {
-        // 「資料の3ページを開き」 with no pause and no punctuation: the change at 1.5 s falls
-        // inside the phrase, so the segment stays whole with the speaker holding most of it.
+        // 「説明資料です」 with no pause, no punctuation and no particle before a word: the
+        // change at 1 s falls inside 資料, so the segment stays whole with the speaker holding
+        // most of it.
+        let tokens = vec![
+            tok("説明", 0, 600, 0.9),
+            tok("資", 600, 1000, 0.9),
+            tok("料", 1000, 1500, 0.9),
+            tok("です", 1500, 3000, 0.9),
+        ];
+        let segments = [seg(0, 3000, tokens)];
+        let turns = [turn(0, 1000, 1), turn(1000, 3000, 2)];
+        let t = attribute(&segments, &turns, &names);
+        assert_eq!(t.utterances.len(), 1);
+        assert_eq!(t.utterances[0].speaker, "話者2");
+        assert_eq!(t.utterances[0].text, "説明資料です");
+    }
+
+    #[test]
+    fn a_particle_before_a_word_is_a_place_to_cut() {
+        // 「資料の|3ページを開き」: the change near 1.1 s is cut after の, never inside 資料.
         let tokens = vec![
             tok("資", 0, 400, 0.9),
             tok("料の", 400, 1000, 0.9),
@@ -404,9 +434,16 @@ mod tests {
         let segments = [seg(0, 3000, tokens)];
         let turns = [turn(0, 1100, 1), turn(1100, 3000, 2)];
         let t = attribute(&segments, &turns, &names);
-        assert_eq!(t.utterances.len(), 1);
-        assert_eq!(t.utterances[0].speaker, "話者2");
-        assert_eq!(t.utterances[0].text, "資料の3ページを開き");
+        let got: Vec<(&str, &str, bool)> = t
+            .utterances
+            .iter()
+            .map(|u| (u.speaker.as_str(), u.text.as_str(), u.open_end))
+            .collect();
+        assert_eq!(
+            got,
+            [("話者1", "資料の", true), ("話者2", "3ページを開き", false)]
+        );
+        assert!(!word_boundary("資", "料") && !word_boundary("開", "き"));
     }
 
     #[test]
