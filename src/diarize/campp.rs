@@ -37,7 +37,7 @@
 //! `ThreadPool::install`. gemm splits the output, never a reduction, so results
 //! are bit-identical for any thread count.
 
-use gemm::Parallelism;
+use super::matmul::{gemm, parallelism, Parallelism};
 use safetensors::SafeTensors;
 
 use super::fbank::NUM_MEL_BINS;
@@ -150,67 +150,6 @@ fn rhs_1x1(w: &[f32], c_out: usize, c_in: usize, scale: Option<&[f32]>) -> Vec<f
         }
     }
     rhs
-}
-
-/// `dst[m x n] (+)= lhs[m x k] * rhs[k x n]`, all row-major with unit column
-/// stride; rows of `dst` and `lhs` are `*_rs` apart. `lhs` rows may overlap:
-/// that is how convolutions avoid an im2col copy.
-fn gemm(
-    (m, n, k): (usize, usize, usize),
-    (dst, dst_rs): (&mut [f32], usize),
-    (lhs, lhs_rs): (&[f32], usize),
-    rhs: &[f32],
-    accumulate: bool,
-    par: Parallelism,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(
-        k > 0
-            && n <= dst_rs
-            && (m - 1) * dst_rs + n <= dst.len()
-            && (m - 1) * lhs_rs + k <= lhs.len()
-            && k * n <= rhs.len(),
-        "gemm operands out of bounds"
-    );
-    // The gemm crate takes raw pointers and strides, hence the one unsafe block in
-    // the crate (the same library candle used internally).
-    #[allow(unsafe_code)]
-    // SAFETY: the assert bounds every element gemm reads or writes; `dst` rows do
-    // not overlap (n <= dst_rs) and `dst` is a unique borrow, so it aliases neither
-    // input. Strides are non-negative and fit in isize (they index live slices).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.as_ptr(),
-            1,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            1.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            par,
-        );
-    }
-}
-
-/// gemm parallelism for the current rayon pool, so `ThreadPool::install` caps it.
-fn parallelism() -> Parallelism {
-    match rayon::current_num_threads() {
-        0 | 1 => Parallelism::None,
-        n => Parallelism::Rayon(n),
-    }
 }
 
 /// `out[i] = relu(x[i] * scale[c] + shift[c])` over `rows` rows of `c` channels;

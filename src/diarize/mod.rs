@@ -25,6 +25,7 @@ mod cluster;
 pub mod der;
 mod fbank;
 mod local;
+mod matmul;
 mod reconstruct;
 mod seg;
 

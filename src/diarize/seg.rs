@@ -21,7 +21,7 @@
 //! (checked in the bench) and for any batch composition (checked in the tests). The LSTM kernel picks an
 //! AVX2+FMA build at run time, so different CPUs may differ in the last bits.
 
-use gemm::Parallelism;
+use super::matmul::{gemm, parallelism, Parallelism};
 use rayon::prelude::*;
 use safetensors::SafeTensors;
 
@@ -368,11 +368,12 @@ impl Conv {
         for _ in 0..len_out {
             out.extend_from_slice(&self.bias);
         }
-        gemm_acc(
+        gemm(
             (len_out, self.c_out, k),
             (&mut out, self.c_out),
             (x, lhs_rs),
             &self.rhs,
+            true,
             parallelism(),
         );
         out
@@ -433,75 +434,24 @@ impl SincConv {
                     }
                     su[half] = xs[half];
                 }
-                gemm_acc(
+                gemm(
                     (rows, N_SINC, half + 1),
                     (out, c),
                     (&sum, half + 1),
                     &self.cos_rhs,
+                    true,
                     Parallelism::None,
                 );
-                gemm_acc(
+                gemm(
                     (rows, N_SINC, half),
                     (&mut out[N_SINC..], c),
                     (&diff, half),
                     &self.sin_rhs,
+                    true,
                     Parallelism::None,
                 );
             });
         out
-    }
-}
-
-/// `dst[m×n] += lhs[m×k] · rhs[k×n]`, all row-major with unit column stride; rows of `dst`
-/// and `lhs` are `*_rs` apart (lhs rows may overlap: that is how convs avoid im2col).
-fn gemm_acc(
-    (m, n, k): (usize, usize, usize),
-    (dst, dst_rs): (&mut [f32], usize),
-    (lhs, lhs_rs): (&[f32], usize),
-    rhs: &[f32],
-    par: Parallelism,
-) {
-    if m == 0 {
-        return;
-    }
-    assert!(
-        (m - 1) * dst_rs + n <= dst.len()
-            && (m - 1) * lhs_rs + k <= lhs.len()
-            && k * n <= rhs.len()
-            && n <= dst_rs
-    );
-    // SAFETY: the assert bounds every element gemm reads or writes; dst rows don't overlap
-    // (n <= dst_rs) and dst is a unique borrow, so it aliases neither input.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            true,
-            lhs.as_ptr(),
-            1,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            1.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            par,
-        );
-    }
-}
-
-/// gemm parallelism for the current rayon pool, so `ThreadPool::install` caps it.
-fn parallelism() -> Parallelism {
-    match rayon::current_num_threads() {
-        0 | 1 => Parallelism::None,
-        n => Parallelism::Rayon(n),
     }
 }
 
