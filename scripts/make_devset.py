@@ -73,7 +73,7 @@ import make_samples as ms  # noqa: E402
 
 SR = ms.SR
 DEFAULT_OUT = Path("/work/devset")
-ALL = ["dominated", "lecture", "interview", "many", "interject", "farnear", "noisy", "long"]
+ALL = ["dominated", "lecture", "interview", "many", "interject", "farnear", "noisy", "committee", "council", "long"]
 DEFAULT_SET = [n for n in ALL if n != "long"]
 
 # --------------------------------------------------------------------------------------------
@@ -122,6 +122,11 @@ class Speaker:
     voice: Voice
     gain_db: float = 0.0  # within +-3 dB
     far: bool = False  # farnear: 8 dB quieter and reverberant
+    label: str = ""  # what the 会議録 should call this speaker (default: the role)
+
+    @property
+    def minutes_label(self) -> str:
+        return self.label or self.role
 
 
 @dataclass
@@ -871,6 +876,74 @@ def rec_farnear(synth: Synth) -> Recording:
     return Recording("farnear", 606, sheet, turns, Room(noise_dbfs=-48.0))
 
 
+def rec_committee(synth: Synth) -> Recording:
+    """Naming test: the chair calls by full name where two members share a family name, by
+    name and post, by post alone, and by a homophone spelling (斉藤 for the sheet's 斎藤)."""
+    w = Writer(808, synth)
+    chair = Speaker("委員長", "山田太郎", KUMO, 0.0)
+    ichiro = Speaker("委員", "田中 一郎", NEZUMI, 1.0, label="田中（一）委員")
+    hanako = Speaker("委員", "田中 花子", TEBUKURO_HI, -1.0, label="田中（花）委員")
+    saito = Speaker("委員", "斎藤 明", ALPHA, -2.0, label="斎藤委員")
+    head = Speaker("総務部長", "鈴木 次郎", MEI_LOW, -1.5)
+    chief = Speaker("総務課長", "高橋 美香", GONGITSUNE, 0.5)
+    calls = {ichiro: "田中一郎委員。", hanako: "田中花子委員。", saito: "斉藤委員。"}
+    turns = [Turn(chair, [w.exact(KUMO, "ただいまから総務常任委員会を開会します。"),
+                          w.exact(KUMO, "本日は、総務部の所管事項について質疑を行います。"),
+                          w.exact(KUMO, "それでは、質疑に入ります。")])]
+    order = [ichiro, saito, hanako]
+    i = 0
+    while est(synth, turns) < 330:
+        m = order[i % len(order)]
+        i += 1
+        if w.rng.random() < 0.5:
+            turns.append(Turn(m, [w.exact(m.voice, "はい。")], gap=0.3))
+        turns.append(Turn(chair, [w.exact(KUMO, calls[m])], gap=float(w.rng.choice([0.2, 0.4]))))
+        turns.append(Turn(m, question(w, m, float(w.rng.uniform(8, 20)), intro=False)))
+        st = head if w.rng.random() < 0.4 else chief
+        call = "鈴木総務部長。" if st is head else "総務課長。"
+        turns.append(Turn(chair, [w.exact(KUMO, call)], gap=0.3))
+        turns.append(Turn(st, answer(w, st.voice, float(w.rng.uniform(10, 30)))))
+        if w.rng.random() < 0.4:
+            turns.append(Turn(m, [w.one(m.voice, FOLLOWUPS)]))
+    turns.append(Turn(chair, [w.exact(KUMO, "ほかに質疑はありませんか。")]))
+    turns.append(Turn(hanako, [w.exact(hanako.voice, "ありません。")], gap=0.4))
+    turns.append(Turn(chair, [w.exact(KUMO, "以上で総務部の所管事項の質疑を終わります。"), w.exact(KUMO, "本日の委員会を閉会します。")]))
+    sheet = {"会議名": "総務常任委員会", "開始": "2026-09-10T10:00:00", "場所": "第2委員会室", "議題": ["総務部の所管事項について"],
+             "出席者": [{"職": "委員長", "氏名": chair.name}] + [{"職": "委員", "氏名": m.name} for m in order],
+             "欠席者": [], "説明員": [{"職": st.role, "氏名": st.name} for st in (head, chief)]}
+    return Recording("committee", 808, sheet, turns, Room(noise_dbfs=-47.0, rt60=0.3, wet_db=-16.0))
+
+
+def rec_council(synth: Synth) -> Recording:
+    """Naming test in a council's style: seat numbers and full names (「3番、佐々木健議員。」),
+    labels as 山本太郎議員, the mayor and a director called by post."""
+    w = Writer(909, synth)
+    chair = Speaker("議長", "山本 太郎", KUMO, 0.0)
+    sasaki = Speaker("議員", "佐々木 健", NEZUMI, 1.0, label="佐々木健議員")
+    ogawa = Speaker("議員", "小川 由美", ALPHA, -1.0, label="小川由美議員")
+    mayor = Speaker("市長", "松田 浩", MEI_LOW, -1.0)
+    head = Speaker("企画部長", "森 由紀子", GONGITSUNE, 0.5)
+    seats = {sasaki: 3, ogawa: 12}
+    turns = [Turn(chair, [w.exact(KUMO, "ただいまから本日の会議を開きます。"),
+                          w.exact(KUMO, "日程第1、一般質問を行います。"),
+                          w.exact(KUMO, "順番に発言を許します。")])]
+    i = 0
+    while est(synth, turns) < 240:
+        m = (sasaki, ogawa)[i % 2]
+        i += 1
+        call = f"{seats[m]}番、{m.name.replace(' ', '')}議員。"  # said again at each re-question: meetings do
+        turns.append(Turn(chair, [call if call in w.used else w.exact(KUMO, call)], gap=0.4))
+        turns.append(Turn(m, question(w, m, float(w.rng.uniform(12, 25)), intro=False)))
+        st = mayor if i % 2 else head
+        turns.append(Turn(chair, [w.exact(KUMO, st.role + "。")], gap=0.3))
+        turns.append(Turn(st, answer(w, st.voice, float(w.rng.uniform(12, 30)))))
+    turns.append(Turn(chair, [w.exact(KUMO, "以上で一般質問を終わります。"), w.exact(KUMO, "本日はこれで散会します。")]))
+    sheet = {"会議名": "市議会定例会", "開始": "2026-09-15T10:00:00", "場所": "議場", "議題": ["一般質問"], "話者表記": "議員",
+             "出席者": [{"職": "議長", "氏名": chair.name}] + [{"職": "議員", "氏名": m.name, "番号": n} for m, n in seats.items()],
+             "欠席者": [], "説明員": [{"職": st.role, "氏名": st.name} for st in (mayor, head)]}
+    return Recording("council", 909, sheet, turns, Room(noise_dbfs=-48.0, rt60=0.35, wet_db=-16.0))
+
+
 LONG_ITEMS = [
     ("令和8年度一般会計予算のうち総務費", "総務課長"),
     ("令和8年度一般会計予算のうち歳入", "財政課長"),
@@ -946,7 +1019,8 @@ def rec_long(synth: Synth, minutes: float = 41.5) -> Recording:
 
 BUILDERS = {
     "dominated": rec_dominated, "lecture": rec_lecture, "interview": rec_interview, "many": rec_many,
-    "interject": rec_interject, "farnear": rec_farnear, "noisy": rec_noisy, "long": rec_long,
+    "interject": rec_interject, "farnear": rec_farnear, "noisy": rec_noisy, "committee": rec_committee,
+    "council": rec_council, "long": rec_long,
 }
 
 # --------------------------------------------------------------------------------------------
@@ -1066,7 +1140,7 @@ def write_outputs(rec: Recording, mix: np.ndarray, placed: list[Placed], out: Pa
         for p in placed:
             f.write(f"SPEAKER {rec.name} 1 {sec(p.start):.3f} {sec(p.end) - sec(p.start):.3f} <NA> <NA> {p.label} <NA> <NA>\n")
     turns = [
-        {"speaker": p.label, "role": p.turn.speaker.role, "start": sec(p.start), "end": sec(p.end), "text": p.turn.text,
+        {"speaker": p.label, "role": p.turn.speaker.role, "label": p.turn.speaker.minutes_label, "start": sec(p.start), "end": sec(p.end), "text": p.turn.text,
          "overlap": p.turn.overlap_at is not None}
         for p in placed
     ]

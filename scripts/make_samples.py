@@ -388,6 +388,8 @@ def _toml_value(v) -> str:
         if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?", v):
             return v  # local date-time
         return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):

@@ -280,6 +280,9 @@ pub struct FileReport {
     pub outputs: Vec<PathBuf>,
     /// The problem, for failed and skipped files.
     pub message: Option<String>,
+    /// Seconds per stage, for processed files (the benchmark and the dev-set table read them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<crate::pipeline::Timings>,
 }
 
 /// The whole run.
@@ -483,6 +486,7 @@ mod tests {
             processing_seconds: 12.0,
             outputs: vec!["o/会議,1.docx".into(), "o/会議,1.json".into()],
             message: None,
+            stages: None,
         });
         r.push(FileReport {
             file: "bad.wav".into(),
@@ -492,6 +496,7 @@ mod tests {
             processing_seconds: 0.1,
             outputs: vec![],
             message: Some("bad.wav: not \"audio\"".into()),
+            stages: None,
         });
         assert!(!r.all_ok());
         assert_eq!(r.totals.by_status["ok"], 1);

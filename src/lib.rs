@@ -15,6 +15,7 @@ pub mod diarize;
 pub mod export;
 pub mod minutes;
 pub mod models;
+pub mod naming;
 pub mod output;
 pub mod pipeline;
 pub mod record;

@@ -66,6 +66,8 @@ pub struct Engine<'a> {
     pub vad_model: Option<PathBuf>,
     /// Speaker models; `None` leaves every turn to 発言者.
     pub speakers: Option<&'a SpeakerModels>,
+    /// Readings for matching the chair's calls to the sheet's names by sound.
+    pub readings: Option<&'a crate::naming::Readings>,
     pub config: Config,
     pub formats: Vec<Format>,
     /// Layout of the DOCX output (会議録, 復命書, 要旨 or the user's form).
@@ -236,9 +238,15 @@ pub fn run_file(
     let mut transcript = crate::align::attribute(&segments, &turns, &|id| id.to_string());
     transcript.duration = audio.duration;
     crate::minutes::clean::apply(&mut transcript, &engine.config.minutes.clean);
-    let meeting = Meeting::resolve(job.sheet, file_time(job.input), audio.duration);
+    let naming = crate::naming::name_speakers(&transcript, job.sheet, engine.readings);
+    naming.apply_moves(&mut transcript);
+    let mut meeting = Meeting::resolve(job.sheet, file_time(job.input), audio.duration);
+    for (label, name) in naming.names() {
+        meeting.speaker_names.entry(label).or_insert(name);
+    }
     let minutes = crate::minutes::draft(&transcript, &meeting, &engine.config.minutes)
-        .with_model(engine.transcriber.model_name());
+        .with_model(engine.transcriber.model_name())
+        .with_voices(naming.voices);
 
     // Render everything first: a failing format leaves no output of this file behind.
     let mut rendered = Vec::with_capacity(outputs.len());
@@ -330,6 +338,27 @@ fn file_time(path: &Path) -> Option<chrono::NaiveDateTime> {
     Some(chrono::DateTime::<chrono::Local>::from(modified).naive_local())
 }
 
+/// Records in `voices` that `label` is now called `name`, and how.
+fn set_voice(
+    voices: &mut Vec<crate::naming::Voice>,
+    label: &str,
+    name: &str,
+    how: crate::naming::How,
+) {
+    match voices.iter_mut().find(|v| v.label == label) {
+        Some(v) => {
+            v.name = Some(name.to_string());
+            v.how = how;
+        }
+        None => voices.push(crate::naming::Voice {
+            label: label.to_string(),
+            name: Some(name.to_string()),
+            how,
+            candidates: Vec::new(),
+        }),
+    }
+}
+
 /// Why a relabel could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum RelabelError {
@@ -388,6 +417,7 @@ pub fn relabel(
     })?;
     let transcript = doc.transcript();
     let mut meeting = doc.meeting.clone();
+    let mut voices = doc.voices.clone();
     let labels: std::collections::BTreeSet<&str> = transcript
         .utterances
         .iter()
@@ -420,10 +450,13 @@ pub fn relabel(
             });
         }
         for t in targets {
+            set_voice(&mut voices, &t, name, crate::naming::How::Relabel);
             meeting.speaker_names.insert(t, name.clone());
         }
     }
-    let minutes = crate::minutes::draft(&transcript, &meeting, cfg).with_model(doc.model.clone());
+    let minutes = crate::minutes::draft(&transcript, &meeting, cfg)
+        .with_model(doc.model.clone())
+        .with_voices(voices);
     let minutes = crate::minutes::Minutes {
         audio_seconds: doc.audio_seconds,
         ..minutes

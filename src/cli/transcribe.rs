@@ -14,7 +14,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use gijiroku::asr::whisper::WhisperTranscriber;
 use gijiroku::batch::{self, BatchReport, FileReport, FileStatus, Freshness};
 use gijiroku::diarize::SpeakerModels;
-use gijiroku::models::{ModelStore, SPEAKER_MODEL, VAD_MODEL};
+use gijiroku::models::{ModelStore, READINGS_MODEL, SPEAKER_MODEL, VAD_MODEL};
 use gijiroku::pipeline::{self, Engine, Job, Outcome, PipelineError};
 use gijiroku::types::Progress;
 
@@ -25,6 +25,17 @@ pub(crate) struct Loaded {
     pub transcriber: WhisperTranscriber,
     pub vad_model: Option<PathBuf>,
     pub speakers: Option<SpeakerModels>,
+    /// Readings for matching the chair's calls to the sheet's names.
+    pub readings: Option<gijiroku::naming::Readings>,
+}
+
+/// Which optional models a run needs besides Whisper.
+#[derive(Clone, Copy)]
+pub(crate) struct Needs {
+    pub vad: bool,
+    pub diarize: bool,
+    /// The sheet lists people, so the chair's calls can name voices.
+    pub names: bool,
 }
 
 /// Resolves (installing on first use) and loads the Whisper model, the VAD and the speaker
@@ -34,11 +45,15 @@ pub(crate) fn load_models(
     store: &ModelStore,
     model: &str,
     asr: gijiroku::asr::AsrConfig,
-    use_vad: bool,
-    diarize: bool,
+    needs: Needs,
     cancel: Arc<AtomicBool>,
     progress: &dyn Progress,
 ) -> Result<Loaded> {
+    let Needs {
+        vad: use_vad,
+        diarize,
+        names,
+    } = needs;
     let model_path = store
         .ensure(model, progress)
         .with_context(|| format!("model `{model}`"))?;
@@ -61,12 +76,31 @@ pub(crate) fn load_models(
     } else {
         None
     };
+    // Without readings, calls still name people whose names are recognised exactly.
+    let readings = if diarize && names {
+        match store
+            .ensure(READINGS_MODEL, progress)
+            .map_err(anyhow::Error::from)
+            .and_then(|p| Ok(gijiroku::naming::Readings::load(&p)?))
+        {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(
+                    "読み辞書を使えません ({e:#}); 名前は書かれたとおりの呼名だけで照合します"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let transcriber =
         WhisperTranscriber::load(&model_path, &model_display_name(model), asr, cancel)?;
     Ok(Loaded {
         transcriber,
         vad_model,
         speakers,
+        readings,
     })
 }
 
@@ -124,6 +158,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
                     processing_seconds: 0.0,
                     outputs,
                     message: Some("outputs up to date".into()),
+                    stages: None,
                 };
                 emit(
                     args.json,
@@ -155,8 +190,13 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
             store,
             &args.model,
             settings.config.asr.clone(),
-            !args.no_vad,
-            !args.no_diarize,
+            Needs {
+                vad: !args.no_vad,
+                diarize: !args.no_diarize,
+                names: settings.sheet.as_ref().is_some_and(|s| {
+                    !(s.attendees.is_empty() && s.explainers.is_empty() && s.secretariat.is_empty())
+                }),
+            },
             cancel.clone(),
             &*display.file_bar(),
         )?;
@@ -185,18 +225,24 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
             for mut transcriber in transcribers {
                 let bar = display.file_bar();
                 let (tx, next, todo, cancel) = (tx.clone(), &next, &todo, &cancel);
-                let engine_parts = (&loaded.vad_model, loaded.speakers.as_ref(), &config);
+                let engine_parts = (
+                    &loaded.vad_model,
+                    loaded.speakers.as_ref(),
+                    loaded.readings.as_ref(),
+                    &config,
+                );
                 let (formats, template, sheet) = (
                     &settings.formats,
                     &settings.template,
                     settings.sheet.as_ref(),
                 );
                 scope.spawn(move || {
-                    let (vad_model, speakers, config) = engine_parts;
+                    let (vad_model, speakers, readings, config) = engine_parts;
                     let mut engine = Engine {
                         transcriber: &mut transcriber,
                         vad_model: vad_model.clone(),
                         speakers,
+                        readings,
                         config: config.clone(),
                         formats: formats.clone(),
                         template: template.clone(),
@@ -258,6 +304,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
                             processing_seconds: secs,
                             outputs: outcome.outputs,
                             message: None,
+                            stages: Some(outcome.timings),
                         }
                     }
                     Err(e) if e.is_interrupted() => {
@@ -323,6 +370,7 @@ fn failed_row(path: &Path, message: String, secs: f64) -> FileReport {
         processing_seconds: secs,
         outputs: vec![],
         message: Some(message),
+        stages: None,
     }
 }
 

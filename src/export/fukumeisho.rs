@@ -248,6 +248,7 @@ mod tests {
             affiliation: affiliation.into(),
             role: role.into(),
             name: name.into(),
+            ..Person::default()
         }
     }
 

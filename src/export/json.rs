@@ -13,7 +13,10 @@
 //! Each segment also carries `raw_text`, the recogniser's text before clean-up (ケバ取り,
 //! 公用文, glossary), and, when there are any, `marks`: low-confidence stretches of `text` as
 //! `{"start":3,"end":5}` character offsets (end exclusive), which a relabel keeps. Turns
-//! carry their `marks` too.
+//! carry their `marks` too. `voices` says how each raw label got its name:
+//! `{"label":"話者2","name":"佐藤委員","how":"call","candidates":[{"name":"佐藤委員","votes":2.0,
+//! "calls":[{"at":61.2,"said":"佐藤委員。"}]}]}` (`how` is `sheet`, `call`, `relabel` or
+//! `unnamed`; an unnamed voice keeps its candidates for the reviewer).
 
 use std::io::{Read, Write};
 
@@ -62,6 +65,10 @@ pub struct JsonDocument {
     /// export and a later relabel need.
     #[serde(default)]
     pub speaker_turns: Vec<JsonTurn>,
+    /// How each voice (raw label) was named: `sheet`, `call`, `relabel` or `unnamed`, with
+    /// the candidate names and the calls behind them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voices: Vec<crate::naming::Voice>,
     #[serde(default = "default_version")]
     pub format_version: u32,
 }
@@ -152,6 +159,7 @@ impl JsonDocument {
                     speaker: t.speaker.to_string(),
                 })
                 .collect(),
+            voices: minutes.voices.clone(),
             format_version: JSON_FORMAT_VERSION,
         }
     }

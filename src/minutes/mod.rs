@@ -12,7 +12,7 @@ pub mod wareki;
 pub use clean::{CleanConfig, MarkStyle, Style};
 pub use glossary::{Glossary, GlossaryError};
 
-pub use sheet::{MeetingSheet, Person, Report, SheetError, SHEET_TEMPLATE};
+pub use sheet::{LabelStyle, MeetingSheet, Person, Report, SheetError, SHEET_TEMPLATE};
 
 use std::collections::BTreeMap;
 
@@ -167,11 +167,19 @@ pub struct Minutes {
     /// How the DOCX shows the turns' marks.
     #[serde(default)]
     pub mark_style: MarkStyle,
+    /// How each voice was named (sheet, calls, relabel) and the evidence.
+    #[serde(default)]
+    pub voices: Vec<crate::naming::Voice>,
 }
 
 impl Minutes {
     pub fn with_model(mut self, model: impl Into<String>) -> Minutes {
         self.model = model.into();
+        self
+    }
+
+    pub fn with_voices(mut self, voices: Vec<crate::naming::Voice>) -> Minutes {
+        self.voices = voices;
         self
     }
 }
@@ -238,6 +246,7 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
         model: String::new(),
         audio_seconds: transcript.duration.as_secs_f64(),
         mark_style: cfg.clean.mark_style,
+        voices: Vec::new(),
     }
 }
 

