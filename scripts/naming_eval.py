@@ -38,7 +38,7 @@ RAW = re.compile(r"^話者\d+$")
 def strip_speaker_table(text: str) -> str:
     out = []
     for line in text.splitlines():
-        if line.strip() == "[話者]":
+        if line.strip() in ("[話者]", "[\"話者\"]"):
             break
         out.append(line)
     return "\n".join(out) + "\n"

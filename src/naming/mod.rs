@@ -142,10 +142,15 @@ pub fn name_speakers(
         made.entry(c.caller.as_str()).or_default().push(c);
     }
     let chair_member = roster.iter().position(|m| m.role == Role::Chair);
+    // The chair makes most of the calls, or opens the meeting and makes them all.
+    let opener = labels.first().map(String::as_str);
     let chair_voice = made
         .iter()
         .max_by_key(|(_, cs)| cs.len())
-        .filter(|(_, cs)| cs.len() >= 2 && 2 * cs.len() >= found.len())
+        .filter(|(v, cs)| {
+            (cs.len() >= 2 && 2 * cs.len() >= found.len())
+                || (Some(**v) == opener && cs.len() == found.len())
+        })
         .map(|(v, _)| v.to_string());
 
     // Votes: voice → member → (votes, evidence).
@@ -422,6 +427,28 @@ mod tests {
         assert_eq!(v2.candidates[0].calls[0].said, "斎藤委員。");
         // The short answer after 「斉藤委員。」 went to 話者4 by voice; the call moves it.
         assert_eq!(n.moved, vec![(8, "話者2".to_string())]);
+    }
+
+    #[test]
+    fn one_call_from_the_voice_that_opens_the_meeting_names_the_chair() {
+        let t = Transcript {
+            utterances: vec![
+                utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
+                utt(4200, 5000, "話者1", "総務課長。"),
+                utt(5500, 12000, "話者2", "お答えします。"),
+                utt(12500, 14000, "話者1", "以上で質疑を終わります。"),
+            ],
+            duration: Ms(14000),
+            speaker_turns: vec![],
+        };
+        let names = name_speakers(&t, Some(&sheet("")), None).names();
+        assert_eq!(names.get("話者1").map(String::as_str), Some("委員長"));
+        assert_eq!(names.get("話者2").map(String::as_str), Some("総務課長"));
+        // A single call from a voice that did not open the meeting proves nothing about it.
+        let mut t2 = t.clone();
+        t2.utterances[0].speaker = "話者3".into();
+        let names = name_speakers(&t2, Some(&sheet("")), None).names();
+        assert_eq!(names.get("話者1"), None);
     }
 
     #[test]

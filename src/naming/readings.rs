@@ -293,9 +293,60 @@ pub(crate) fn sample() -> Readings {
     Readings::parse(lines.join("\n") + "\n").expect("sorted sample")
 }
 
+/// A MeCab system dictionary in the layout [`table_from_mecab`] reads: a header, an empty
+/// double array, one 16-byte token per feature string, the features.
+#[cfg(test)]
+pub(crate) fn synthetic_sys_dic(features: &[&str]) -> Vec<u8> {
+    let mut feat = Vec::new();
+    let mut tokens = Vec::new();
+    for f in features {
+        let mut t = [0u8; 16];
+        t[8..12].copy_from_slice(&(feat.len() as u32).to_le_bytes());
+        tokens.extend_from_slice(&t);
+        feat.extend_from_slice(f.as_bytes());
+        feat.push(0);
+    }
+    let mut out = vec![0u8; 72];
+    let len = (72 + tokens.len() + feat.len()) as u32;
+    out[0..4].copy_from_slice(&(len ^ 0xef71_8f77).to_le_bytes());
+    out[28..32].copy_from_slice(&(tokens.len() as u32).to_le_bytes());
+    out[32..36].copy_from_slice(&(feat.len() as u32).to_le_bytes());
+    out[40..44].copy_from_slice(b"utf8");
+    out.extend_from_slice(&tokens);
+    out.extend_from_slice(&feat);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_from_a_mecab_dictionary() {
+        let dic = synthetic_sys_dic(&[
+            "名詞,固有名詞,人名,姓,*,*,斎藤,サイトウ,サイトー",
+            "名詞,固有名詞,人名,名,*,*,一郎,イチロウ,イチロー",
+            "名詞,一般,*,*,*,*,斎藤,サイトウ,サイトー",
+            "名詞,一般,*,*,*,*,市,シ,シ",
+            "名詞,固有名詞,地域,一般,*,*,市,イチ,イチ",
+            "動詞,自立,*,*,五段・ラ行,基本形,走る,ハシル,ハシル",
+            "名詞,一般,*,*,*,*,ひらがな,ヒラガナ,ヒラガナ",
+        ]);
+        let table = table_from_mecab(&dic).unwrap();
+        assert_eq!(
+            table,
+            "一郎\tイチロウ\tg\n市\tイチ シ\t\n斎藤\tサイトウ\ts\n"
+        );
+        let r = Readings::parse(table).unwrap();
+        assert_eq!(r.read("斎藤一郎", 4), vec!["サイトウイチロウ"]);
+        // The wrong size in the header, or another charset, is refused.
+        let mut bad = dic.clone();
+        bad.push(0);
+        assert!(table_from_mecab(&bad).is_err());
+        let mut euc = dic;
+        euc[40..44].copy_from_slice(b"euc\0");
+        assert!(table_from_mecab(&euc).is_err());
+    }
 
     #[test]
     fn lookup_and_flags() {

@@ -25,10 +25,11 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// Files a transcription run needs in the model directory, with the `models install` name
 /// that provides each.
-const MODEL_FILES: [(&str, &str); 3] = [
+const MODEL_FILES: [(&str, &str); 4] = [
     ("base", "ggml-base.bin"),
     ("silero-vad", "ggml-silero-vad.bin"),
     ("speaker", "speaker-campplus.safetensors"),
+    ("readings", "readings-ipadic.tsv"),
 ];
 
 /// The model directory: `$GIJIROKU_MODELS`, else the repository's `models/`. On first use in a
