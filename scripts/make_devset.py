@@ -1061,7 +1061,7 @@ def babble(n: int, pieces: list[np.ndarray], rng: np.random.Generator, streams: 
 
 def render(rec: Recording, synth: Synth) -> tuple[np.ndarray, list[Placed]]:
     rng = np.random.default_rng(rec.seed)
-    labels: dict[str, str] = {}
+    labels: dict[tuple[str, str], str] = {}
     placed: list[Placed] = []
     near: list[tuple[int, np.ndarray]] = []
     far: list[tuple[int, np.ndarray]] = []
@@ -1088,7 +1088,7 @@ def render(rec: Recording, synth: Synth) -> tuple[np.ndarray, list[Placed]]:
             if i:
                 cursor += int(round((turn.gap if turn.gap is not None else gap) * SR))
             start = cursor
-        label = labels.setdefault(turn.speaker.role, f"話者{len(labels) + 1}")
+        label = labels.setdefault((turn.speaker.role, turn.speaker.name), f"話者{len(labels) + 1}")
         p = Placed(turn, label, start, start + len(audio))
         placed.append(p)
         (far if turn.speaker.far else near).append((start, audio))
@@ -1156,7 +1156,7 @@ def write_outputs(rec: Recording, mix: np.ndarray, placed: list[Placed], out: Pa
         seen.setdefault(p.label, p.turn.speaker)
     for label, spk in sorted(seen.items(), key=lambda kv: int(kv[0][2:])):
         far = ", far: -8 dB + reverb" if spk.far else ""
-        lines.append(f"{ms._toml_key(label)} = {ms._toml_value(spk.role)}  # {spk.voice.label}, {spk.gain_db:+.1f} dB{far}")
+        lines.append(f"{ms._toml_key(label)} = {ms._toml_value(spk.minutes_label)}  # {spk.voice.label}, {spk.gain_db:+.1f} dB{far}")
     text = "\n".join(lines) + "\n"
     tomllib.loads(text)
     with open(f"{base}.toml", "w", encoding="utf-8") as f:

@@ -286,7 +286,11 @@ fn speakers_named_from_the_chairs_calls() {
             .arg(&json_path)
             .arg(format!("{unnamed}=佐藤委員")),
     );
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let json = read_json(&json_path);
     let voices = json["voices"].as_array().unwrap();
     let by_label = |l: &str| voices.iter().find(|v| v["label"] == l).unwrap().clone();

@@ -48,6 +48,9 @@ pub struct Heard {
 /// Lowest score that counts as a call.
 pub const MIN_SCORE: f32 = 0.8;
 
+/// What a matching (or different) seat number adds to (takes from) the name's score.
+const SEAT_BONUS: f32 = 0.3;
+
 /// Longest core (without lead-in and tail) considered a call, in characters.
 const MAX_CORE: usize = 18;
 
@@ -126,11 +129,12 @@ impl<'a> Matcher<'a> {
                     None => 0.0,
                 }
             };
+            // A seat number is said clearly even when the name is misheard.
             if let (Some(said), Some(s)) = (seat, f.seat) {
                 score = if said == s {
-                    (score + 0.2).min(1.0)
+                    (score + SEAT_BONUS).min(1.0)
                 } else {
-                    score - 0.3
+                    score - SEAT_BONUS
                 };
             }
             if score < MIN_SCORE {
@@ -196,13 +200,14 @@ fn core_of(sentence: &str) -> (String, Option<u32>) {
     (s, seat)
 }
 
-/// 1 − the smallest edit distance between any two readings, relative to the longer one.
+/// 1 − the smallest edit distance between any two readings, relative to the longer one,
+/// with vowel length ignored (the recogniser writes さいとういいん as サイトオイン).
 fn similarity(a: &[String], b: &[String]) -> f32 {
     let mut best = 0.0f32;
     for x in a {
-        let x: Vec<char> = to_katakana(x).chars().collect();
+        let x: Vec<char> = short_vowels(&to_katakana(x));
         for y in b {
-            let y: Vec<char> = y.chars().collect();
+            let y: Vec<char> = short_vowels(y);
             let longest = x.len().max(y.len());
             if longest == 0 {
                 continue;
@@ -212,6 +217,44 @@ fn similarity(a: &[String], b: &[String]) -> f32 {
         }
     }
     best
+}
+
+/// Katakana with long vowels shortened: ー dropped, and a vowel that repeats the previous
+/// kana's vowel (トウ, トオ, イイ, エイ) dropped.
+fn short_vowels(kana: &str) -> Vec<char> {
+    let mut out: Vec<char> = Vec::new();
+    let mut prev_vowel = None;
+    for c in kana.chars() {
+        let vowel = vowel_of(c);
+        let lengthens = match (prev_vowel, c) {
+            (_, 'ー') => true,
+            (Some(p), 'ア' | 'イ' | 'ウ' | 'エ' | 'オ') => {
+                p == vowel_of(c).unwrap_or(' ')
+                    || (p == 'o' && c == 'ウ')
+                    || (p == 'e' && c == 'イ')
+            }
+            _ => false,
+        };
+        if !lengthens {
+            out.push(c);
+            prev_vowel = vowel;
+        }
+    }
+    out
+}
+
+/// The vowel a katakana ends in (a, i, u, e, o), if it is a plain mora.
+fn vowel_of(c: char) -> Option<char> {
+    const ROWS: [(&str, char); 5] = [
+        ("アカサタナハマヤラワガザダバパァャ", 'a'),
+        ("イキシチニヒミリギジヂビピィ", 'i'),
+        ("ウクスツヌフムユルグズヅブプゥュ", 'u'),
+        ("エケセテネヘメレゲゼデベペェ", 'e'),
+        ("オコソトノホモヨロヲゴゾドボポォョ", 'o'),
+    ];
+    ROWS.iter()
+        .find(|(row, _)| row.contains(c))
+        .map(|(_, v)| *v)
 }
 
 fn levenshtein(a: &[char], b: &[char]) -> usize {
@@ -284,6 +327,11 @@ mod tests {
         // Misrecognised names: same reading, other characters.
         assert_eq!(who(&m, "斎藤委員。"), [2]);
         assert_eq!(who(&m, "田中市郎委員。"), [1]);
+        // Vowel length misheard; a bare full name; a misheard name with its seat number.
+        assert_eq!(who(&m, "サイトオイン。"), [2]);
+        assert_eq!(who(&m, "田中、一郎。"), [1]);
+        assert_eq!(who(&m, "18番、ナガマラ委員。"), [3]);
+        assert!(who(&m, "17番、ナガマラ委員。").is_empty());
         // Not calls.
         assert!(who(&m, "田中委員のご指摘のとおり、予算は増やしません。").is_empty());
         assert!(who(&m, "ありがとうございました。").is_empty());
@@ -296,6 +344,16 @@ mod tests {
         let m = Matcher::new(&roster, None);
         assert_eq!(who(&m, "田中委員。"), [1]);
         assert!(who(&m, "斎藤委員。").is_empty());
+    }
+
+    #[test]
+    fn vowel_length_is_ignored() {
+        let s = |k: &str| short_vowels(k).into_iter().collect::<String>();
+        assert_eq!(s("サイトウイイン"), "サイトイン");
+        assert_eq!(s("サイトオイン"), "サイトイン");
+        assert_eq!(s("ソウムカチョウ"), "ソムカチョ");
+        assert_eq!(s("セーケー"), "セケ");
+        assert_eq!(s("タナカ"), "タナカ");
     }
 
     #[test]

@@ -98,6 +98,8 @@ const MIN_SHARE: f32 = 0.6;
 /// Votes a second voice needs to take a name another voice already has (one person split
 /// in two by the voices).
 const SECOND_VOICE_VOTES: f32 = 1.8;
+/// How sure a call must be to split a turn off a voice named for someone else.
+const SPLIT_SCORE: f32 = 0.9;
 /// A call names the next voice only if it starts within this long.
 const MAX_CALL_GAP: Ms = Ms(15_000);
 /// A turn right after a call this short is where the voices are least sure.
@@ -209,7 +211,21 @@ pub fn name_speakers(
         named.insert(voice.to_string(), (roster[m].label.clone(), m));
     }
 
-    let moved = moves(transcript, &found, &named);
+    let mut moved = moves(transcript, &found, &named);
+    let split = splits(
+        transcript,
+        &found,
+        &named,
+        &votes,
+        chair_voice.as_deref(),
+        &labels,
+    );
+    moved.extend(split.iter().flat_map(|s| {
+        s.utterances
+            .iter()
+            .map(|&i| (i, s.label.clone()))
+            .collect::<Vec<_>>()
+    }));
 
     let voices = labels
         .iter()
@@ -253,8 +269,89 @@ pub fn name_speakers(
                 candidates,
             }
         })
-        .collect();
+        .collect::<Vec<Voice>>();
+    let mut voices = voices;
+    for sp in split {
+        voices.push(Voice {
+            label: sp.label,
+            name: Some(roster[sp.member].label.clone()),
+            how: How::Call,
+            candidates: vec![Candidate {
+                name: roster[sp.member].label.clone(),
+                votes: sp.evidence.len() as f32,
+                calls: sp.evidence,
+            }],
+        });
+    }
     Naming { voices, moved }
+}
+
+/// Turns split off a voice into a new one: the member the calls named, the utterances.
+struct Split {
+    label: String,
+    member: usize,
+    utterances: Vec<usize>,
+    evidence: Vec<CallEvidence>,
+}
+
+/// A clear call from the chair for someone no voice carries, answered by a long turn of a
+/// voice that is clearly someone else: two similar voices were taken for one, and the call
+/// is the better evidence for that turn. Such turns go to a new voice named by the call.
+fn splits(
+    transcript: &Transcript,
+    found: &[Call],
+    named: &BTreeMap<String, (String, usize)>,
+    votes: &BTreeMap<&str, BTreeMap<usize, (f32, Vec<CallEvidence>)>>,
+    chair_voice: Option<&str>,
+    labels: &[String],
+) -> Vec<Split> {
+    let utts = &transcript.utterances;
+    let Some(chair) = chair_voice else {
+        return Vec::new();
+    };
+    let mut next_number = labels
+        .iter()
+        .filter_map(|l| l.strip_prefix("話者")?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    let mut out: Vec<Split> = Vec::new();
+    for c in found {
+        let ([h], Some(n)) = (c.heard.as_slice(), c.next) else {
+            continue;
+        };
+        if c.caller != chair || h.score < SPLIT_SCORE || turn_length(utts, n) <= SHORT_TURN {
+            continue;
+        }
+        let voice = utts[n].speaker.as_str();
+        let Some((_, owner)) = named.get(voice) else {
+            continue;
+        };
+        if *owner == h.member || named.values().any(|(_, m)| *m == h.member) {
+            continue;
+        }
+        let per = &votes[voice];
+        let (own, called) = (per[owner].0, per.get(&h.member).map_or(0.0, |v| v.0));
+        if own < 2.0 * called {
+            continue;
+        }
+        let turn: Vec<usize> = (n..=turn_end(utts, n)).collect();
+        match out.iter_mut().find(|s| s.member == h.member) {
+            Some(s) => {
+                s.utterances.extend(turn);
+                s.evidence.push(c.evidence.clone());
+            }
+            None => {
+                next_number += 1;
+                out.push(Split {
+                    label: format!("話者{next_number}"),
+                    member: h.member,
+                    utterances: turn,
+                    evidence: vec![c.evidence.clone()],
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Calls in the transcript: the last sentence of a turn (or the one before a closing
@@ -449,6 +546,42 @@ mod tests {
         t2.utterances[0].speaker = "話者3".into();
         let names = name_speakers(&t2, Some(&sheet("")), None).names();
         assert_eq!(names.get("話者1"), None);
+    }
+
+    #[test]
+    fn a_call_splits_a_merged_voice() {
+        // 話者2 is the 総務課長 (three calls), but after 「田中一郎委員。」 the same voice asks a
+        // long question: the voices of the two were taken for one.
+        let t = Transcript {
+            utterances: vec![
+                utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
+                utt(4200, 5000, "話者1", "総務課長。"),
+                utt(5500, 12000, "話者2", "お答えします。"),
+                utt(12500, 13500, "話者1", "田中一郎委員。"),
+                utt(14000, 24000, "話者2", "資料について伺います。"),
+                utt(24500, 25500, "話者1", "総務課長。"),
+                utt(26000, 36000, "話者2", "お答えいたします。"),
+                utt(36500, 37500, "話者1", "総務課長。"),
+                utt(38000, 48000, "話者2", "補足いたします。"),
+                utt(48500, 50000, "話者1", "以上で質疑を終わります。"),
+            ],
+            duration: Ms(50000),
+            speaker_turns: vec![],
+        };
+        let naming = name_speakers(&t, Some(&sheet("")), Some(&readings::sample()));
+        assert_eq!(naming.moved, vec![(4, "話者3".to_string())]);
+        let mut t2 = t.clone();
+        naming.apply_moves(&mut t2);
+        let names = naming.names();
+        assert_eq!(names["話者2"], "総務課長");
+        assert_eq!(names["話者3"], "田中委員");
+        assert_eq!(t2.utterances[4].speaker, "話者3");
+        // With only one call for the 総務課長, the voice is not clearly theirs: no split.
+        let mut t3 = t.clone();
+        t3.utterances[5].text = "ほかにありませんか。".into();
+        t3.utterances[7].text = "ほかにありませんか。".into();
+        let naming = name_speakers(&t3, Some(&sheet("")), Some(&readings::sample()));
+        assert!(naming.moved.is_empty(), "{:?}", naming.moved);
     }
 
     #[test]

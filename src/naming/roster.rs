@@ -232,6 +232,10 @@ pub fn call_forms(m: &Member) -> Vec<(String, String)> {
             }
         }
     }
+    // The full name alone (the recogniser sometimes drops the title).
+    if !m.given.is_empty() {
+        add(&full, "");
+    }
     if !m.label.is_empty() {
         add(&m.label, "");
     }
