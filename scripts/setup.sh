@@ -18,6 +18,7 @@ packages=(
     libasound2-dev  # ALSA headers: microphone capture (`gijiroku record`)
     alsa-utils      # arecord -l / alsamixer, to find and check the microphone
     sox             # converting and inspecting recordings; scripts use it for test audio
+    strace          # tests/offline.rs: the proof that transcription opens no network socket
     ca-certificates # HTTPS to PyPI for `gijiroku models install`
     git
 )

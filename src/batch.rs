@@ -30,7 +30,7 @@ pub struct BatchItem {
 /// An argument that yielded nothing to process.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DiscoverError {
-    #[error("{}: no audio files here ({}){hint}", path.display(), AUDIO_EXTENSIONS.join(", "))]
+    #[error("{}: 音声ファイルがありません (no audio files in this folder: {}){hint}", path.display(), AUDIO_EXTENSIONS.join(", "))]
     EmptyDir { path: PathBuf, hint: &'static str },
     #[error("`{pattern}`: no files match this pattern")]
     NoMatch { pattern: String },
@@ -94,7 +94,7 @@ pub fn discover(args: &[PathBuf], recursive: bool, out_root: Option<&Path>) -> D
                 let hint = if recursive {
                     ""
                 } else {
-                    "; add --recursive to look in sub-folders"
+                    "; サブフォルダーも探すには --recursive (add --recursive to look in sub-folders)"
                 };
                 d.errors.push((
                     arg.clone(),

@@ -97,6 +97,41 @@ fn directory_without_recordings() {
     refused(&dir, t.path(), &["no audio files"]);
 }
 
+/// Bug pinned (issue 19): a folder with no recordings, given without `-o`, used to leave
+/// batch-report.json/.csv of nothing in the current folder. Now: the error names the folder,
+/// and nothing is written anywhere.
+#[test]
+fn empty_folder_says_no_audio_files_and_writes_no_report() {
+    let t = tmp();
+    let dir = t.path().join("空のフォルダ");
+    std::fs::create_dir(&dir).unwrap();
+    let cwd = t.path().join("作業");
+    std::fs::create_dir(&cwd).unwrap();
+    let out = common::run(
+        common::gijiroku()
+            .current_dir(&cwd)
+            .arg("transcribe")
+            .arg(&dir)
+            .timeout(Duration::from_secs(60)),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}: 音声ファイルがありません", dir.display())),
+        "{stderr}"
+    );
+    assert!(
+        common::files_in(&cwd).is_empty(),
+        "{:?}",
+        common::files_in(&cwd)
+    );
+    assert!(
+        common::files_in(&dir).is_empty(),
+        "{:?}",
+        common::files_in(&dir)
+    );
+}
+
 /// GSM 6.10 in a WAV container: the container is known, the codec has no decoder.
 #[test]
 fn unsupported_codec_gsm_in_wav() {

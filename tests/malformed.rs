@@ -280,42 +280,27 @@ fn unreadable_recording() {
         assert_refused(&out, &out_dir, &input, &["Permission denied"]);
         return;
     }
-    // As root, run the binary as `nobody` (65534), which chmod 000 does stop.
-    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let as_nobody = |args: &[&std::ffi::OsStr]| {
-        use std::os::unix::process::CommandExt;
-        Command::new(env!("CARGO_BIN_EXE_gijiroku"))
-            .env("GIJIROKU_MODELS", common::models_dir())
-            .env("GIJIROKU_PYPI_URL", "http://127.0.0.1:9/pypi")
-            .env("GIJIROKU_GGML_URL", "http://127.0.0.1:9/ggml")
-            .env_remove("GIJIROKU_LOG")
-            .args(args)
-            .uid(65534)
-            .gid(65534)
-            .output()
-    };
-    let probe = as_nobody(&["models".as_ref(), "list".as_ref()]);
-    let usable = probe
-        .as_ref()
-        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("base"));
-    if usable {
-        let out = as_nobody(&[
-            "transcribe".as_ref(),
-            input.as_os_str(),
-            "-o".as_ref(),
-            out_dir.as_os_str(),
-            "--no-diarize".as_ref(),
-            "--greedy".as_ref(),
+    // As root, run the binary without the capabilities that let root ignore mode bits
+    // (util-linux setpriv); chmod 000 then stops it as it stops any user.
+    let out = Command::new("setpriv")
+        .args([
+            "--inh-caps=-all",
+            "--bounding-set=-dac_override,-dac_read_search",
+            "--",
         ])
-        .unwrap();
-        assert_refused(&out, &out_dir, &input, &["Permission denied"]);
-    } else {
-        eprintln!(
-            "SKIP unreadable_recording (permission sub-case): running as root, and user \
-             nobody cannot run the binary or read the models ({probe:?}); chmod 000 does \
-             not stop root"
-        );
-    }
+        .arg(env!("CARGO_BIN_EXE_gijiroku"))
+        .env("GIJIROKU_MODELS", common::models_dir())
+        .env("GIJIROKU_PYPI_URL", "http://127.0.0.1:9/pypi")
+        .env("GIJIROKU_GGML_URL", "http://127.0.0.1:9/ggml")
+        .env_remove("GIJIROKU_LOG")
+        .arg("transcribe")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out_dir)
+        .args(["--no-diarize", "--greedy"])
+        .output()
+        .expect("setpriv (util-linux) runs");
+    assert_refused(&out, &out_dir, &input, &["Permission denied"]);
     // Root itself reads the file regardless of its mode bits; that is not an error.
     let out = transcribe(&input, &out_dir, "json")
         .args(["--no-diarize", "--greedy", "--force"])

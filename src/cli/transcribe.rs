@@ -135,6 +135,14 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
         display.error(&format!("error: {e}"));
         report.push(failed_row(path, e.to_string(), 0.0));
     }
+    if discovery.items.is_empty() {
+        // Nothing to work on and the errors say why: a report of nothing would only mislead.
+        emit(
+            args.json,
+            serde_json::json!({"event": "summary", "totals": &report.totals, "report": null}),
+        );
+        return Ok(Status::Failed);
+    }
 
     // Decide what needs work before loading models, so a finished batch reruns instantly.
     let mut todo = Vec::new();

@@ -595,10 +595,17 @@ mod tests {
         assert!(!plain_text(&part(&out, "word/document.xml")).contains("確度"));
     }
 
-    /// Writes a sample for eyeballing: `GIJIROKU_DOCX_SAMPLE=/tmp/x/sample.docx cargo test`.
+    /// Writes a sample for eyeballing (not a check): `cargo test --release --lib
+    /// sample_file_when_asked -- --ignored` writes $GIJIROKU_DOCX_SAMPLE, else
+    /// gijiroku-sample.docx in the temporary folder.
     #[test]
+    #[ignore = "writes a DOCX for eyeballing; run with --ignored"]
     fn sample_file_when_asked() {
-        if let Ok(path) = std::env::var("GIJIROKU_DOCX_SAMPLE") {
+        let path = std::env::var_os("GIJIROKU_DOCX_SAMPLE").map_or_else(
+            || std::env::temp_dir().join("gijiroku-sample.docx"),
+            Into::into,
+        );
+        {
             let (mut m, t) = test_data::minutes();
             let long = "本案は、地方税法の一部改正に伴い、個人の市民税に係る規定を整備するものであります。"
                 .repeat(6);
@@ -617,7 +624,8 @@ mod tests {
             }
             let mut out = Vec::new();
             write(&m, &t, Format::Docx, &mut out).unwrap();
-            std::fs::write(path, out).unwrap();
+            std::fs::write(&path, out).unwrap();
+            eprintln!("wrote {}", path.display());
         }
     }
 }
