@@ -72,9 +72,60 @@ pub fn write_atomic<E: std::fmt::Display>(
     Ok(())
 }
 
+/// Checks, before any work, that `path` could be written: its folder exists and takes a new
+/// file, or the nearest existing folder above it does (the folder is made when writing).
+/// Nothing is left behind.
+pub fn check_writable(path: &Path) -> Result<(), OutputError> {
+    let mut dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    while !dir.exists() {
+        match dir.parent() {
+            Some(d) if !d.as_os_str().is_empty() => dir = d,
+            _ => {
+                dir = Path::new(".");
+                break;
+            }
+        }
+    }
+    let io = |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if !dir.is_dir() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!(
+                "{} はフォルダーではありません (not a folder)",
+                dir.display()
+            ),
+        )));
+    }
+    tempfile::Builder::new()
+        .prefix(".gijiroku-")
+        .suffix(".probe")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(io)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writability_is_checked_without_leaving_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        check_writable(&dir.path().join("a/b/m.docx")).unwrap();
+        assert!(!dir.path().join("a").exists());
+        check_writable(&dir.path().join("m.docx")).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        let err = check_writable(&file.join("m.docx")).unwrap_err();
+        assert!(err.to_string().contains("not a folder"), "{err}");
+    }
 
     #[test]
     fn refuses_to_overwrite_without_force() {

@@ -123,6 +123,9 @@ pub fn run_file(
             return Err(OutputError::Exists { path: p.clone() }.into());
         }
     }
+    for (_, p) in &outputs {
+        crate::output::check_writable(p)?;
+    }
 
     let reader = crate::audio::Reader::open(job.input)?;
     let vad_err = |source| PipelineError::Vad {

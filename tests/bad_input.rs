@@ -132,6 +132,42 @@ fn empty_folder_says_no_audio_files_and_writes_no_report() {
     );
 }
 
+/// Bug pinned (issue 19): an output folder that cannot be written was found only after
+/// recognition. Now the file is refused before any work, naming the output.
+#[test]
+fn unwritable_output_folder_is_refused_before_recognition() {
+    let t = tmp();
+    let input = t.path().join("会議.wav");
+    speech_wav(&input, 20.0);
+    let blocker = t.path().join("ファイル");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let out_dir = blocker.join("out");
+    let out = common::run(
+        transcribe(&input, &out_dir, "docx,json")
+            .arg("--json")
+            .timeout(Duration::from_secs(600)),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a folder"), "{stderr}");
+    assert!(
+        stderr.contains(&out_dir.join("会議.docx").display().to_string()),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let file_event: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "file")
+        .expect("a file event");
+    // Recognising 20 s of speech takes seconds; refusing takes a blink.
+    let secs = file_event["result"]["processing_seconds"].as_f64().unwrap();
+    assert!(
+        secs < 1.0,
+        "refused only after {secs} s of work: {file_event}"
+    );
+}
+
 /// GSM 6.10 in a WAV container: the container is known, the codec has no decoder.
 #[test]
 fn unsupported_codec_gsm_in_wav() {
