@@ -8,8 +8,10 @@ For every DEVSET/NAME.wav whose NAME.turns.json gives each turn the `label` the 
 show (scripts/make_devset.py writes it), this writes OUTDIR/NAME/NAME.toml: NAME.toml without its
 `[話者]` table (that table would name the voices by hand, which is what is being measured), and runs
 
-  BIN transcribe NAME.wav --meeting OUTDIR/NAME/NAME.toml -o OUTDIR/NAME --formats json --force -q EXTRA
+  BIN transcribe NAME.wav --meeting OUTDIR/NAME/NAME.toml -o OUTDIR/NAME --formats json,rttm --force -q --json EXTRA
 
+(the `--json` events go to OUTDIR/NAME/events.jsonl: the stage timings are in the `file` event; the
+RTTM lets scripts/devset_eval.py --rttm-only score the same runs for speaker turns)
 then compares, second by second of reference speech (turns that overlap another are left out),
 the speaker of the JSON `segments` spoken at that time with the reference label:
 
@@ -53,9 +55,10 @@ def run(devset: Path, name: str, binary: str, outdir: Path, extra: list[str], re
     sheet = d / f"{name}.toml"
     sheet.write_text(strip_speaker_table((devset / f"{name}.toml").read_text(encoding="utf-8")), encoding="utf-8")
     cmd = [binary, "transcribe", str(devset / f"{name}.wav"), "--meeting", str(sheet), "-o", str(d),
-           "--formats", "json", "--force", "-q", *extra]
+           "--formats", "json,rttm", "--force", "-q", "--json", *extra]
     t = time.time()
-    subprocess.run(cmd, check=True)
+    run = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    (d / "events.jsonl").write_text(run.stdout, encoding="utf-8")
     print(f"{name}: {time.time() - t:.0f} s", file=sys.stderr)
     return out_json
 

@@ -219,7 +219,7 @@ pub fn run(cli: Cli) -> Result<Status> {
             ref names,
         } => {
             let names = pipeline::parse_relabels(names)?;
-            let written = pipeline::relabel(json, &names, &Config::default().minutes)?;
+            let written = pipeline::relabel(json, &names)?;
             for p in written {
                 println!("{}", p.display());
             }

@@ -419,8 +419,7 @@ fn default_output() -> PathBuf {
 
 /// `H:MM:SS` for the status line and live text.
 fn hms(t: Ms) -> String {
-    let s = t.0 / 1000;
-    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    t.hms()
 }
 
 fn spawn_keys(raw: bool, tx: mpsc::Sender<Key>, done: Arc<AtomicBool>) -> Option<JoinHandle<()>> {

@@ -249,7 +249,8 @@ pub fn run_file(
     }
     let minutes = crate::minutes::draft(&transcript, &meeting, &engine.config.minutes)
         .with_model(engine.transcriber.model_name())
-        .with_voices(naming.voices);
+        .with_voices(naming.voices)
+        .with_markers(markers_of(job.input));
 
     // Render everything first: a failing format leaves no output of this file behind.
     let mut rendered = Vec::with_capacity(outputs.len());
@@ -341,6 +342,22 @@ fn file_time(path: &Path) -> Option<chrono::NaiveDateTime> {
     Some(chrono::DateTime::<chrono::Local>::from(modified).naive_local())
 }
 
+/// The markers `gijiroku record` left beside `input`, if any. An unreadable sidecar costs
+/// the markers, never the minutes.
+fn markers_of(input: &Path) -> Vec<crate::types::Marker> {
+    let path = crate::types::markers_path(input);
+    if !path.is_file() {
+        return Vec::new();
+    }
+    crate::types::read_markers(&path).unwrap_or_else(|e| {
+        tracing::warn!(
+            "{}: マーカーを読めません (markers ignored): {e}",
+            path.display()
+        );
+        Vec::new()
+    })
+}
+
 /// Records in `voices` that `label` is now called `name`, and how.
 fn set_voice(
     voices: &mut Vec<crate::naming::Voice>,
@@ -403,11 +420,7 @@ pub fn parse_relabels(args: &[String]) -> Result<Vec<(String, String)>, RelabelE
 /// export), applies `names` (raw label such as 話者1, or a name already shown, → new name),
 /// and rewrites the JSON and every sibling output of the same stem that exists (DOCX, txt,
 /// srt, vtt, rttm). Returns the files rewritten.
-pub fn relabel(
-    json: &Path,
-    names: &[(String, String)],
-    cfg: &MinutesConfig,
-) -> Result<Vec<PathBuf>, RelabelError> {
+pub fn relabel(json: &Path, names: &[(String, String)]) -> Result<Vec<PathBuf>, RelabelError> {
     let file = std::fs::File::open(json).map_err(|source| RelabelError::Read {
         path: json.to_path_buf(),
         source,
@@ -457,13 +470,8 @@ pub fn relabel(
             meeting.speaker_names.insert(t, name.clone());
         }
     }
-    let minutes = crate::minutes::draft(&transcript, &meeting, cfg)
-        .with_model(doc.model.clone())
-        .with_voices(voices);
-    let minutes = crate::minutes::Minutes {
-        audio_seconds: doc.audio_seconds,
-        ..minutes
-    };
+    let (minutes, transcript) = doc.redraft(&meeting);
+    let minutes = minutes.with_voices(voices);
     let mut written = Vec::new();
     for format in Format::ALL {
         let path = json.with_extension(format.extension());

@@ -27,6 +27,12 @@ impl Ms {
         self.0 as f64 / 1000.0
     }
 
+    /// `H:MM:SS` (whole seconds, truncated): clock times shown to people.
+    pub fn hms(self) -> String {
+        let s = self.0 / 1000;
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    }
+
     pub fn to_samples(self, rate: u32) -> usize {
         (self.0 * rate as u64 / 1000) as usize
     }
@@ -221,4 +227,45 @@ mod tests {
         assert_eq!(a.overlap(&Span::new(Ms(1000), Ms(1200))), Ms(0));
         assert_eq!(SpeakerId(2).to_string(), "話者2");
     }
+}
+
+/// A point the user marked while recording (`m` + Enter): `at` is the position in the
+/// recorded audio (paused time is not recorded, so it is not counted), written as seconds.
+/// `gijiroku record` keeps them in a sidecar ([`markers_path`]); transcription carries them
+/// into the JSON and the minutes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    #[serde(with = "marker_secs")]
+    pub at: Ms,
+    pub label: String,
+}
+
+mod marker_secs {
+    use super::Ms;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &Ms, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(at.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Ms, D::Error> {
+        let secs = f64::deserialize(d)?;
+        if !secs.is_finite() {
+            return Err(serde::de::Error::custom("marker time is not a number"));
+        }
+        Ok(Ms((secs.max(0.0) * 1000.0).round() as u64))
+    }
+}
+
+/// `会議.wav` → `会議.markers.json`.
+pub fn markers_path(audio: &std::path::Path) -> std::path::PathBuf {
+    audio.with_extension("markers.json")
+}
+
+/// Reads a markers sidecar, sorted by time.
+pub fn read_markers(path: &std::path::Path) -> Result<Vec<Marker>, std::io::Error> {
+    let text = std::fs::read_to_string(path)?;
+    let mut markers: Vec<Marker> = serde_json::from_str(&text).map_err(std::io::Error::other)?;
+    markers.sort_by_key(|m| m.at);
+    Ok(markers)
 }

@@ -300,6 +300,90 @@ fn speakers_named_from_the_chairs_calls() {
     assert_eq!(called["how"], "call", "{called}");
 }
 
+/// Bug pinned (issue 19): the README promised that markers set while recording (`m` + Enter)
+/// stay in the JSON and the minutes, but nothing outside `record/` read them. `record` leaves
+/// them beside the WAV (`会議.markers.json`); transcription now carries them through.
+#[test]
+fn recording_markers_reach_the_json_and_the_minutes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("会議.wav");
+    std::fs::copy(common::sample("meeting.wav"), &wav).unwrap();
+    std::fs::write(
+        tmp.path().join("会議.markers.json"),
+        r#"[{"at": 30.4, "label": "予算の質問"}, {"at": 2.0, "label": "マーカー1"}]"#,
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("out");
+    let run = common::run(
+        transcribe(&wav, &out_dir, "docx,json,txt")
+            .arg("--no-diarize")
+            .timeout(Duration::from_secs(1800)),
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json = read_json(&out_dir.join("会議.json"));
+    let labels: Vec<&str> = json["markers"]
+        .as_array()
+        .expect("markers in the JSON")
+        .iter()
+        .map(|m| m["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["マーカー1", "予算の質問"]);
+    assert_eq!(json["markers"][1]["at"], 30.4);
+    let docx = docx_text(&out_dir.join("会議.docx"));
+    assert!(docx.contains("◆予算の質問（0:00:30）"), "{docx}");
+    let txt = std::fs::read_to_string(out_dir.join("会議.txt")).unwrap();
+    let body = txt.split("議事の経過").nth(1).unwrap();
+    assert!(body.contains("◆マーカー1（0:00:02）"), "{body}");
+    assert!(body.contains("◆予算の質問（0:00:30）\n"), "{body}");
+}
+
+/// Bug pinned (issue 19): `--mark-style highlight` was lost on `relabel` (and `share`): they
+/// drafted the minutes again with the default style. The JSON now records the style.
+#[test]
+fn mark_style_highlight_survives_relabel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let run = common::run(
+        transcribe(&common::sample("meeting.wav"), &out_dir, "docx,json")
+            .args(["--mark-style", "highlight"])
+            .timeout(Duration::from_secs(1800)),
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json_path = out_dir.join("meeting.json");
+    assert_eq!(read_json(&json_path)["mark_style"], "highlight");
+    let docx = out_dir.join("meeting.docx");
+    let highlighted = |xml: &str| xml.contains("<w:highlight");
+    let before = common::docx_part_xml(&docx, "word/document.xml");
+    assert!(highlighted(&before), "no highlighted word to begin with");
+    let run = common::run(
+        common::gijiroku()
+            .arg("relabel")
+            .arg(&json_path)
+            .arg("話者1=委員長"),
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let xml = common::docx_part_xml(&docx, "word/document.xml");
+    assert!(
+        xml.contains("委員長") && xml != before,
+        "relabel did not rewrite the DOCX"
+    );
+    assert!(highlighted(&xml), "the highlight style was lost on relabel");
+    assert!(!xml.contains('★'), "relabel went back to ★ marks");
+    assert_eq!(read_json(&json_path)["mark_style"], "highlight");
+}
+
 /// The draft notice every human-readable output carries.
 const DRAFT_LINE: &str = "この会議録は音声認識による下書き（案）です。";
 

@@ -4,7 +4,6 @@
 #![no_main]
 
 use gijiroku::export::Format;
-use gijiroku::minutes::MinutesConfig;
 use libfuzzer_sys::fuzz_target;
 
 const MAX_INPUT: usize = 64 * 1024;
@@ -20,9 +19,7 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let transcript = doc.transcript();
-    let minutes = gijiroku::minutes::draft(&transcript, &doc.meeting, &MinutesConfig::default())
-        .with_model(doc.model.clone());
+    let (minutes, transcript) = doc.redraft(&doc.meeting);
     for format in Format::ALL {
         let mut out = Vec::new();
         gijiroku::export::write(&minutes, &transcript, format, &mut out).expect("export");

@@ -13,7 +13,7 @@ use chrono::{Datelike, Timelike};
 use clap::Args;
 
 use gijiroku::export::{self, Template};
-use gijiroku::minutes::{self, Meeting, MeetingSheet, Minutes, MinutesConfig};
+use gijiroku::minutes::{Meeting, MeetingSheet};
 use gijiroku::output::write_atomic;
 use gijiroku::Ms;
 
@@ -75,16 +75,12 @@ pub(crate) fn run(args: &ShareArgs) -> Result<Status> {
         .with_context(|| format!("{}: cannot read", args.json.display()))?;
     let doc = export::read_json(std::io::BufReader::new(file))
         .with_context(|| format!("{}", args.json.display()))?;
-    let transcript = doc.transcript();
+    let duration = gijiroku::types::Ms((doc.audio_seconds.max(0.0) * 1000.0).round() as u64);
     let meeting = match &sheet {
-        Some(s) => with_sheet(&doc.meeting, s, transcript.duration),
+        Some(s) => with_sheet(&doc.meeting, s, duration),
         None => doc.meeting.clone(),
     };
-    let minutes = Minutes {
-        audio_seconds: doc.audio_seconds,
-        ..minutes::draft(&transcript, &meeting, &MinutesConfig::default())
-            .with_model(doc.model.clone())
-    };
+    let (minutes, transcript) = doc.redraft(&meeting);
 
     let reports = export::per_attendee(&minutes, &transcript)?;
     if reports.is_empty() {

@@ -424,8 +424,7 @@ fn print_summary(display: &Display, report: &BatchReport, paths: Option<&[PathBu
 }
 
 fn hms(secs: f64) -> String {
-    let s = secs.round() as u64;
-    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    gijiroku::types::Ms((secs.max(0.0).round() * 1000.0) as u64).hms()
 }
 
 /// The run's terminal display: an overall bar (files, audio hours, ETA) over a per-file bar;

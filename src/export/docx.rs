@@ -98,7 +98,18 @@ fn build(minutes: &Minutes) -> Docx {
     doc = doc
         .add_table(header_table(minutes))
         .add_paragraph(heading("議事の経過"));
-    for t in &minutes.turns {
+    for e in super::with_markers(minutes) {
+        let t = match e {
+            super::Entry::Turn(t) => t,
+            super::Entry::Marker(m) => {
+                doc = doc.add_paragraph(
+                    Paragraph::new()
+                        .line_spacing(spacing(60, 60))
+                        .add_run(run(&super::marker_line(m)).bold()),
+                );
+                continue;
+            }
+        };
         let mut p = Paragraph::new()
             .align(AlignmentType::Both)
             .indent(

@@ -69,6 +69,12 @@ pub struct JsonDocument {
     /// the candidate names and the calls behind them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub voices: Vec<crate::naming::Voice>,
+    /// How the DOCX shows low-confidence words (`star`, `highlight`), so a redraft keeps it.
+    #[serde(default)]
+    pub mark_style: crate::minutes::MarkStyle,
+    /// Points marked while recording (`{"at": seconds, "label": "…"}`), in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markers: Vec<crate::types::Marker>,
     #[serde(default = "default_version")]
     pub format_version: u32,
 }
@@ -160,8 +166,27 @@ impl JsonDocument {
                 })
                 .collect(),
             voices: minutes.voices.clone(),
+            mark_style: minutes.mark_style,
+            markers: minutes.markers.clone(),
             format_version: JSON_FORMAT_VERSION,
         }
+    }
+
+    /// The minutes again from this document, under `meeting` (the document's own, or one
+    /// with new names): what relabel, share and the fuzz targets redraft from. Keeps the
+    /// model, the length, the mark style, the voices and the markers.
+    pub fn redraft(&self, meeting: &Meeting) -> (crate::minutes::Minutes, Transcript) {
+        let transcript = self.transcript();
+        let mut cfg = crate::minutes::MinutesConfig::default();
+        cfg.clean.mark_style = self.mark_style;
+        let minutes = crate::minutes::Minutes {
+            audio_seconds: self.audio_seconds,
+            ..crate::minutes::draft(&transcript, meeting, &cfg)
+                .with_model(self.model.clone())
+                .with_voices(self.voices.clone())
+                .with_markers(self.markers.clone())
+        };
+        (minutes, transcript)
     }
 
     /// The transcript again, with the raw speaker labels when the file has them (else the
@@ -263,6 +288,7 @@ mod tests {
                 "audio_seconds",
                 "format_version",
                 "labels",
+                "mark_style",
                 "meeting",
                 "model",
                 "segments",
@@ -370,5 +396,30 @@ mod tests {
         assert_eq!(doc.transcript().utterances[0].span.start, Ms(500));
         let err = read_json("[]".as_bytes()).unwrap_err().to_string();
         assert!(err.contains("segments"), "{err}");
+    }
+
+    /// Bug pinned (issue 19): `--mark-style highlight` and the recording markers were lost
+    /// when relabel or share drafted the minutes again from the JSON.
+    #[test]
+    fn redraft_keeps_mark_style_and_markers() {
+        use crate::minutes::MarkStyle;
+        use crate::types::{Marker, Ms};
+        let (mut m, t) = test_data::minutes();
+        m.mark_style = MarkStyle::Highlight;
+        let m = m.with_markers(vec![Marker {
+            at: Ms(7_000),
+            label: "要確認".into(),
+        }]);
+        let mut bytes = Vec::new();
+        super::super::write(&m, &t, super::super::Format::Json, &mut bytes).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("\"mark_style\": \"highlight\""), "{text}");
+        assert!(text.contains("\"label\": \"要確認\""), "{text}");
+        let doc = read_json(bytes.as_slice()).unwrap();
+        let (again, _) = doc.redraft(&doc.meeting);
+        assert_eq!(again.mark_style, MarkStyle::Highlight);
+        assert_eq!(again.markers, m.markers);
+        assert_eq!(again.turns, m.turns);
+        assert_eq!(again.audio_seconds, m.audio_seconds);
     }
 }

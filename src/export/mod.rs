@@ -233,6 +233,32 @@ pub(crate) fn header_rows(minutes: &Minutes) -> Vec<(&'static str, Vec<String>)>
 /// Speaker and text as one line: `委員長 : 発言`.
 pub const SPEAKER_SEPARATOR: &str = " : ";
 
+/// A recording marker as a line of the minutes: `◆マーカー1（0:12:34）`.
+pub(crate) fn marker_line(m: &crate::types::Marker) -> String {
+    format!("◆{}（{}）", m.label, m.at.hms())
+}
+
+/// The turns with the markers set between them: a marker goes before the first turn that
+/// starts at or after it (after the turn it was pressed in); the rest after the last turn.
+pub(crate) fn with_markers(minutes: &Minutes) -> Vec<Entry<'_>> {
+    let mut out = Vec::with_capacity(minutes.turns.len() + minutes.markers.len());
+    let mut markers = minutes.markers.iter().peekable();
+    for t in &minutes.turns {
+        while let Some(m) = markers.next_if(|m| m.at <= t.span.start) {
+            out.push(Entry::Marker(m));
+        }
+        out.push(Entry::Turn(t));
+    }
+    out.extend(markers.map(Entry::Marker));
+    out
+}
+
+/// One line of 議事の経過.
+pub(crate) enum Entry<'a> {
+    Turn(&'a crate::minutes::Turn),
+    Marker(&'a crate::types::Marker),
+}
+
 #[cfg(test)]
 pub(crate) mod test_data {
     use crate::minutes::{draft, Meeting, MeetingSheet, Minutes, MinutesConfig};

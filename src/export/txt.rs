@@ -19,8 +19,13 @@ pub(super) fn render(minutes: &Minutes) -> String {
         }
     }
     out.push_str("\n議事の経過\n\n");
-    for t in &minutes.turns {
-        out.push_str(&format!("{}{SPEAKER_SEPARATOR}{}\n", t.speaker, t.text));
+    for e in super::with_markers(minutes) {
+        match e {
+            super::Entry::Turn(t) => {
+                out.push_str(&format!("{}{SPEAKER_SEPARATOR}{}\n", t.speaker, t.text))
+            }
+            super::Entry::Marker(m) => out.push_str(&format!("{}\n", super::marker_line(m))),
+        }
     }
     out
 }
@@ -61,5 +66,34 @@ mod tests {
 話者3 : 質疑はありませんか。
 ";
         assert_eq!(render(&m), want);
+    }
+
+    /// Bug pinned (issue 19): markers set while recording were kept only in the sidecar.
+    #[test]
+    fn recording_markers_sit_between_the_turns() {
+        use crate::types::{Marker, Ms};
+        let (m, _) = test_data::minutes();
+        let mark = |at: u64, label: &str| Marker {
+            at: Ms(at),
+            label: label.into(),
+        };
+        // Pressed during the chair's turn, before the first turn, and after the last one.
+        let m = m.with_markers(vec![
+            mark(5_000, "予算の説明"),
+            mark(0, "マーカー1"),
+            mark(3_700_000, "閉会後"),
+        ]);
+        let text = render(&m);
+        let body = text.split("議事の経過\n\n").nth(1).unwrap();
+        assert_eq!(
+            body,
+            "◆マーカー1（0:00:00）
+委員長 : ただいまから総務常任委員会を開会します。議案第1号を議題とします。当局の説明を求めます。
+◆予算の説明（0:00:05）
+総務課長 : それでは議案第1号についてご説明いたします。
+話者3 : 質疑はありませんか。
+◆閉会後（1:01:40）
+"
+        );
     }
 }

@@ -170,11 +170,20 @@ pub struct Minutes {
     /// How each voice was named (sheet, calls, relabel) and the evidence.
     #[serde(default)]
     pub voices: Vec<crate::naming::Voice>,
+    /// Points marked while recording, in time order.
+    #[serde(default)]
+    pub markers: Vec<crate::types::Marker>,
 }
 
 impl Minutes {
     pub fn with_model(mut self, model: impl Into<String>) -> Minutes {
         self.model = model.into();
+        self
+    }
+
+    pub fn with_markers(mut self, mut markers: Vec<crate::types::Marker>) -> Minutes {
+        markers.sort_by_key(|m| m.at);
+        self.markers = markers;
         self
     }
 
@@ -247,6 +256,7 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
         audio_seconds: transcript.duration.as_secs_f64(),
         mark_style: cfg.clean.mark_style,
         voices: Vec::new(),
+        markers: Vec::new(),
     }
 }
 

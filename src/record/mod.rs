@@ -19,8 +19,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::audio::capture::{self, Capture, CaptureError, CaptureShared, NativeFormat};
 use crate::output::{write_atomic, OutputError};
 use crate::types::Ms;
@@ -78,39 +76,7 @@ pub enum RecordError {
     Panicked { what: &'static str },
 }
 
-/// A point the user marked during the recording. `at` is the position in the recorded
-/// audio (paused time is not recorded, so it is not counted), written as seconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Marker {
-    #[serde(with = "secs")]
-    pub at: Ms,
-    pub label: String,
-}
-
-mod secs {
-    use crate::types::Ms;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(at: &Ms, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(at.as_secs_f64())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Ms, D::Error> {
-        let secs = f64::deserialize(d)?;
-        Ok(Ms((secs.max(0.0) * 1000.0).round() as u64))
-    }
-}
-
-/// `会議.wav` → `会議.markers.json`.
-pub fn markers_path(wav: &Path) -> PathBuf {
-    wav.with_extension("markers.json")
-}
-
-/// Read a markers sidecar.
-pub fn read_markers(path: &Path) -> Result<Vec<Marker>, std::io::Error> {
-    let text = std::fs::read_to_string(path)?;
-    serde_json::from_str(&text).map_err(std::io::Error::other)
-}
+pub use crate::types::{markers_path, read_markers, Marker};
 
 /// What to record.
 #[derive(Debug, Clone, PartialEq)]

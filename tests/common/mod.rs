@@ -133,6 +133,19 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 
 /// The text of one part of a DOCX (`word/document.xml`, `word/header1.xml` ...): tags
 /// stripped, one line per paragraph and per table cell, entities decoded.
+/// The raw XML of one part of a DOCX.
+pub fn docx_part_xml(docx: &Path, part: &str) -> String {
+    use std::io::Read;
+    let file = std::fs::File::open(docx).unwrap_or_else(|e| panic!("{}: {e}", docx.display()));
+    let mut zip = zip::ZipArchive::new(file).unwrap();
+    let mut xml = String::new();
+    zip.by_name(part)
+        .unwrap_or_else(|e| panic!("{}: no {part}: {e}", docx.display()))
+        .read_to_string(&mut xml)
+        .unwrap();
+    xml
+}
+
 pub fn docx_part_text(docx: &Path, part: &str) -> String {
     use std::io::Read;
     let file = std::fs::File::open(docx).unwrap_or_else(|e| panic!("{}: {e}", docx.display()));
