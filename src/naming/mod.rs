@@ -91,8 +91,8 @@ impl Naming {
     }
 }
 
-/// Evidence a single exact call gives; a voice needs at least this much for a name.
-const MIN_VOTES: f32 = calls::MIN_SCORE;
+/// Evidence a voice needs for a name: one clear call, or two that are less sure.
+const MIN_VOTES: f32 = 0.9;
 /// Share of a voice's votes its name must have (else the evidence contradicts itself).
 const MIN_SHARE: f32 = 0.6;
 /// Votes a second voice needs to take a name another voice already has (one person split
@@ -138,20 +138,24 @@ pub fn name_speakers(
     let roster = roster::roster(sheet, readings);
     let found = find_calls(transcript, &roster, readings);
 
-    // The chair makes the calls.
+    // The chair makes the calls; a call for the chair (「委員長。」) is a member asking for the
+    // floor and says nothing about who chairs.
+    let chair_member = roster.iter().position(|m| m.role == Role::Chair);
+    let for_chair = |c: &Call| c.heard.iter().all(|h| Some(h.member) == chair_member);
+    let chair_calls: Vec<&Call> = found.iter().filter(|c| !for_chair(c)).collect();
     let mut made: BTreeMap<&str, Vec<&Call>> = BTreeMap::new();
-    for c in &found {
+    for c in &chair_calls {
         made.entry(c.caller.as_str()).or_default().push(c);
     }
-    let chair_member = roster.iter().position(|m| m.role == Role::Chair);
-    // The chair makes most of the calls, or opens the meeting and makes them all.
+    // The chair makes most of the calls (the voice that opens the meeting wins a tie), or
+    // opens the meeting and makes them all.
     let opener = labels.first().map(String::as_str);
     let chair_voice = made
         .iter()
-        .max_by_key(|(_, cs)| cs.len())
+        .max_by_key(|(v, cs)| (cs.len(), Some(**v) == opener))
         .filter(|(v, cs)| {
-            (cs.len() >= 2 && 2 * cs.len() >= found.len())
-                || (Some(**v) == opener && cs.len() == found.len())
+            (cs.len() >= 2 && 2 * cs.len() >= chair_calls.len())
+                || (Some(**v) == opener && cs.len() == chair_calls.len())
         })
         .map(|(v, _)| v.to_string());
 
@@ -379,11 +383,21 @@ fn find_calls(
         let mut tail: Vec<&str> = sentences.iter().rev().take(2).copied().collect();
         tail.reverse();
         // 「田中委員。どうぞ。」: the name is in the sentence before the last.
-        let candidates: Vec<String> = match tail.as_slice() {
+        let mut candidates: Vec<String> = match tail.as_slice() {
             [a, b] => vec![b.to_string(), format!("{a}{b}"), a.to_string()],
             [a] => vec![a.to_string()],
             _ => vec![],
         };
+        // A cut between the voices that fell inside the call (「田中一郎委」 | 「員。伺います」):
+        // the call whole again, tried first.
+        if let (Some(last), Some(n)) = (tail.last(), next) {
+            let open = !last.trim_end().ends_with(['。', '？', '！', '?', '!']);
+            let rest = calls::sentences(&n.text).first().copied().unwrap_or("");
+            let short = rest.chars().filter(|c| !c.is_ascii_punctuation()).count() <= 3;
+            if open && short && rest.ends_with('。') && n.speaker != u.speaker {
+                candidates.insert(0, format!("{last}{rest}"));
+            }
+        }
         for s in candidates {
             let heard = matcher.heard(&s);
             if heard.is_empty() {
@@ -546,6 +560,49 @@ mod tests {
         t2.utterances[0].speaker = "話者3".into();
         let names = name_speakers(&t2, Some(&sheet("")), None).names();
         assert_eq!(names.get("話者1"), None);
+    }
+
+    #[test]
+    fn members_asking_for_the_floor_do_not_make_a_chair() {
+        // The members' 「委員長。」 outnumber the chair's own calls; a tie of call counts goes
+        // to the voice that opened the meeting.
+        let t = Transcript {
+            utterances: vec![
+                utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
+                utt(4500, 9000, "話者2", "資料を拝見しました。委員長。"),
+                utt(9500, 10500, "話者1", "田中委員。"),
+                utt(11000, 20000, "話者2", "伺います。"),
+                utt(20500, 28000, "話者3", "補足します。委員長。"),
+                utt(28500, 29500, "話者1", "斉藤委員。"),
+                utt(30000, 38000, "話者3", "関連して伺います。委員長。"),
+                utt(38500, 39500, "話者1", "田中委員。"),
+                utt(40000, 48000, "話者2", "最後に一点。委員長。"),
+            ],
+            duration: Ms(48000),
+            speaker_turns: vec![],
+        };
+        let names = name_speakers(&t, Some(&sheet("")), Some(&readings::sample())).names();
+        assert_eq!(names.get("話者1").map(String::as_str), Some("委員長"));
+        assert_eq!(names.get("話者2").map(String::as_str), Some("田中委員"));
+        assert_eq!(names.get("話者3").map(String::as_str), Some("斉藤委員"));
+    }
+
+    #[test]
+    fn a_call_cut_between_two_voices_is_heard_whole() {
+        let t = Transcript {
+            utterances: vec![
+                utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
+                utt(4200, 5000, "話者1", "田中一郎委"),
+                utt(5100, 12000, "話者2", "員。資料について伺います。"),
+                utt(12500, 13500, "話者1", "以上です。"),
+            ],
+            duration: Ms(13500),
+            speaker_turns: vec![],
+        };
+        let naming = name_speakers(&t, Some(&sheet("")), None);
+        let v = naming.voices.iter().find(|v| v.label == "話者2").unwrap();
+        assert_eq!(v.name.as_deref(), Some("田中委員"), "{v:?}");
+        assert_eq!(v.candidates[0].calls[0].said, "田中一郎委員。");
     }
 
     #[test]
