@@ -57,8 +57,14 @@ const MAX_CORE: usize = 18;
 /// The roster's call forms prepared once: written form and readings.
 pub struct Matcher<'a> {
     forms: Vec<Form>,
+    /// Family and full names alone, for self-introductions.
+    names: Vec<Form>,
+    posts: Vec<String>,
     readings: Option<&'a Readings>,
 }
+
+/// Endings of a self-introduction (「総務課長の鈴木でございます。」).
+const INTRO_ENDS: [&str; 4] = ["でございます", "と申します", "です", "だ"];
 
 struct Form {
     member: usize,
@@ -107,7 +113,92 @@ impl<'a> Matcher<'a> {
                 });
             }
         }
-        Matcher { forms, readings }
+        let mut names = Vec::new();
+        for (i, m) in roster.iter().enumerate() {
+            let mut written = vec![m.family.clone()];
+            if !m.given.is_empty() {
+                written.push(format!("{}{}", m.family, m.given));
+            }
+            for w in written.into_iter().filter(|w| !w.is_empty()) {
+                let mut rs = readings.map(|r| r.read(&w, 8)).unwrap_or_default();
+                if let Some((f, g)) = &m.reading {
+                    rs.insert(
+                        0,
+                        if w == m.family {
+                            f.clone()
+                        } else {
+                            format!("{f}{g}")
+                        },
+                    );
+                }
+                names.push(Form {
+                    member: i,
+                    written: w,
+                    readings: rs,
+                    seat: None,
+                });
+            }
+        }
+        let posts = roster.iter().map(|m| m.post.clone()).collect();
+        Matcher {
+            forms,
+            names,
+            posts,
+            readings,
+        }
+    }
+
+    /// Who a speaker says they are, when `sentence` (the first of their turn) introduces
+    /// them: 「佐藤です。」「総務課長の鈴木でございます。」. A post said that is not the
+    /// person's own counts against them.
+    pub fn introduced(&self, sentence: &str) -> Vec<Heard> {
+        let (core, _) = core_of(sentence);
+        let Some(core) = INTRO_ENDS.iter().find_map(|e| core.strip_suffix(e)) else {
+            return Vec::new();
+        };
+        let (post, name) = match core.rsplit_once('の') {
+            Some((p, n)) => (Some(p), n),
+            None => (None, core),
+        };
+        let n = name.chars().count();
+        if n == 0 || n > 8 {
+            return Vec::new();
+        }
+        let name_readings = self.readings.map(|r| r.read(name, 8));
+        let mut best: Vec<Heard> = Vec::new();
+        for f in &self.names {
+            let mut score = if f.written == name {
+                1.0
+            } else {
+                match &name_readings {
+                    Some(nr) => similarity(nr, &f.readings),
+                    None => 0.0,
+                }
+            };
+            if let Some(p) = post {
+                let own = &self.posts[f.member];
+                if !own.is_empty() && !p.ends_with(own.as_str()) {
+                    score -= SEAT_BONUS;
+                }
+            }
+            if score < MIN_SCORE {
+                continue;
+            }
+            match best.first().map(|b| b.score) {
+                Some(b) if score > b + 0.05 => best.clear(),
+                Some(b) if score < b - 0.05 => continue,
+                _ => {}
+            }
+            if let Some(h) = best.iter_mut().find(|h| h.member == f.member) {
+                h.score = h.score.max(score);
+            } else {
+                best.push(Heard {
+                    member: f.member,
+                    score,
+                });
+            }
+        }
+        best
     }
 
     /// Who a sentence calls, if it is a call: the best-matching people (several when the
@@ -344,6 +435,23 @@ mod tests {
         let m = Matcher::new(&roster, None);
         assert_eq!(who(&m, "田中委員。"), [1]);
         assert!(who(&m, "斎藤委員。").is_empty());
+    }
+
+    #[test]
+    fn self_introductions() {
+        let r = sample();
+        let roster = members();
+        let m = Matcher::new(&roster, Some(&r));
+        let who =
+            |s: &str| -> Vec<usize> { m.introduced(s).into_iter().map(|h| h.member).collect() };
+        assert_eq!(who("総務課長の鈴木でございます。"), [4]);
+        assert_eq!(who("はい、中村です。"), [3]);
+        assert_eq!(who("斎藤と申します。"), [2]);
+        // A post that is not theirs, an ordinary sentence, a call.
+        assert!(who("建設部長の鈴木でございます。").is_empty());
+        assert!(who("以上です。").is_empty());
+        assert!(who("そのとおりです。").is_empty());
+        assert!(who("鈴木総務課長。").is_empty());
     }
 
     #[test]

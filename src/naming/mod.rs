@@ -178,6 +178,16 @@ pub fn name_speakers(
         }
     }
 
+    // A speaker who says who they are at the start of their turn votes for their own voice.
+    for (voice, heard, evidence) in find_intros(transcript, &roster, readings) {
+        let share = 1.0 / heard.len() as f32;
+        for h in &heard {
+            let e = votes.entry(voice).or_default().entry(h.member).or_default();
+            e.0 += h.score * share;
+            e.1.push(evidence.clone());
+        }
+    }
+
     let taken_by_sheet: Vec<usize> = roster
         .iter()
         .enumerate()
@@ -419,6 +429,39 @@ fn find_calls(
     out
 }
 
+/// Self-introductions: the first sentence of a turn that says who speaks (「総務課長の鈴木で
+/// ございます。」「佐藤です。」), with the voice that says it.
+fn find_intros<'t>(
+    transcript: &'t Transcript,
+    roster: &[Member],
+    readings: Option<&Readings>,
+) -> Vec<(&'t str, Vec<calls::Heard>, CallEvidence)> {
+    let utts = &transcript.utterances;
+    if roster.is_empty() {
+        return Vec::new();
+    }
+    let matcher = calls::Matcher::new(roster, readings);
+    let mut out = Vec::new();
+    for (i, u) in utts.iter().enumerate() {
+        let starts_turn = i == 0 || utts[i - 1].speaker != u.speaker;
+        if u.speaker == UNKNOWN_SPEAKER || !starts_turn {
+            continue;
+        }
+        let Some(first) = calls::sentences(&u.text).first().copied() else {
+            continue;
+        };
+        let heard = matcher.introduced(first);
+        if !heard.is_empty() {
+            let evidence = CallEvidence {
+                at: u.span.start.as_secs_f64(),
+                said: first.trim().to_string(),
+            };
+            out.push((u.speaker.as_str(), heard, evidence));
+        }
+    }
+    out
+}
+
 /// Last utterance of the turn that starts at `i` (same voice, consecutive).
 fn turn_end(utts: &[crate::types::Utterance], i: usize) -> usize {
     let mut end = i;
@@ -603,6 +646,35 @@ mod tests {
         let v = naming.voices.iter().find(|v| v.label == "話者2").unwrap();
         assert_eq!(v.name.as_deref(), Some("田中委員"), "{v:?}");
         assert_eq!(v.candidates[0].calls[0].said, "田中一郎委員。");
+    }
+
+    #[test]
+    fn a_self_introduction_names_its_own_voice() {
+        let t = Transcript {
+            utterances: vec![
+                utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
+                utt(
+                    4500,
+                    12000,
+                    "話者2",
+                    "総務課長の鈴木でございます。ご説明いたします。",
+                ),
+                utt(12500, 16000, "話者3", "斉藤です。一点伺います。"),
+                utt(16500, 20000, "話者1", "以上です。"),
+            ],
+            duration: Ms(20000),
+            speaker_turns: vec![],
+        };
+        let naming = name_speakers(&t, Some(&sheet("")), Some(&readings::sample()));
+        let names = naming.names();
+        assert_eq!(names.get("話者2").map(String::as_str), Some("総務課長"));
+        assert_eq!(names.get("話者3").map(String::as_str), Some("斉藤委員"));
+        assert_eq!(names.get("話者1"), None);
+        let v = naming.voices.iter().find(|v| v.label == "話者2").unwrap();
+        assert_eq!(
+            v.candidates[0].calls[0].said,
+            "総務課長の鈴木でございます。"
+        );
     }
 
     #[test]
