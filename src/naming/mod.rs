@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::minutes::MeetingSheet;
-use crate::types::{Ms, Transcript, UNKNOWN_SPEAKER};
+use crate::types::{Ms, Span, SpeakerId, SpeakerTurn, Transcript, UNKNOWN_SPEAKER};
 pub use readings::{Readings, ReadingsError};
 use roster::{Member, Role};
 
@@ -81,14 +81,46 @@ impl Naming {
             .collect()
     }
 
-    /// Applies [`Naming::moved`] to the transcript it was made from.
+    /// Applies [`Naming::moved`] to the transcript it was made from: the utterances change
+    /// voice, and so do the speaker turns under them (RTTM and JSON `speaker_turns` agree
+    /// with the text).
     pub fn apply_moves(&self, transcript: &mut Transcript) {
         for (i, label) in &self.moved {
-            if let Some(u) = transcript.utterances.get_mut(*i) {
-                u.speaker = label.clone();
+            let Some(u) = transcript.utterances.get_mut(*i) else {
+                continue;
+            };
+            let old = std::mem::replace(&mut u.speaker, label.clone());
+            let span = u.span;
+            let id = |l: &str| l.strip_prefix("話者")?.parse::<u32>().ok().map(SpeakerId);
+            if let (Some(from), Some(to)) = (id(&old), id(label)) {
+                move_turns(&mut transcript.speaker_turns, span, from, to);
             }
         }
     }
+}
+
+/// Gives the part of `from`'s speaker turns inside `span` to `to`, splitting turns at the
+/// span's ends; the turns stay in time order.
+fn move_turns(turns: &mut Vec<SpeakerTurn>, span: Span, from: SpeakerId, to: SpeakerId) {
+    let mut out = Vec::with_capacity(turns.len() + 2);
+    for t in turns.drain(..) {
+        let (a, b) = (t.span.start.max(span.start), t.span.end.min(span.end));
+        if t.speaker != from || a >= b {
+            out.push(t);
+            continue;
+        }
+        let piece = |s: Ms, e: Ms, who: SpeakerId| {
+            (s < e).then_some(SpeakerTurn {
+                span: Span::new(s, e),
+                speaker: who,
+            })
+        };
+        out.extend(piece(t.span.start, a, from));
+        out.extend(piece(a, b, to));
+        out.extend(piece(b, t.span.end, from));
+    }
+    out.sort_by_key(|t| (t.span.start, t.span.end));
+    *turns = out;
 }
 
 /// Evidence a voice needs for a name: one clear call, or two that are less sure.
@@ -515,7 +547,7 @@ fn moves(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Span, Utterance};
+    use crate::types::Utterance;
 
     fn utt(start: u64, end: u64, speaker: &str, text: &str) -> Utterance {
         Utterance {
@@ -700,11 +732,28 @@ mod tests {
         let naming = name_speakers(&t, Some(&sheet("")), Some(&readings::sample()));
         assert_eq!(naming.moved, vec![(4, "話者3".to_string())]);
         let mut t2 = t.clone();
+        t2.speaker_turns = vec![
+            SpeakerTurn {
+                span: Span::new(Ms(0), Ms(5000)),
+                speaker: SpeakerId(1),
+            },
+            SpeakerTurn {
+                span: Span::new(Ms(5500), Ms(24000)),
+                speaker: SpeakerId(2),
+            },
+        ];
         naming.apply_moves(&mut t2);
         let names = naming.names();
         assert_eq!(names["話者2"], "総務課長");
         assert_eq!(names["話者3"], "田中委員");
         assert_eq!(t2.utterances[4].speaker, "話者3");
+        // The speaker turn under the moved utterance moved with it.
+        let turns: Vec<(u64, u64, u32)> = t2
+            .speaker_turns
+            .iter()
+            .map(|t| (t.span.start.0, t.span.end.0, t.speaker.0))
+            .collect();
+        assert_eq!(turns, [(0, 5000, 1), (5500, 14000, 2), (14000, 24000, 3)]);
         // With only one call for the 総務課長, the voice is not clearly theirs: no split.
         let mut t3 = t.clone();
         t3.utterances[5].text = "ほかにありませんか。".into();
