@@ -31,7 +31,8 @@ const DEFAULT_MODEL: &str = "base";
     about = "会議の録音から議事録（案）を作る — offline Japanese meeting minutes"
 )]
 pub struct Cli {
-    /// Where models are installed (default: $GIJIROKU_MODELS or ./models).
+    /// Where models are installed (default: $GIJIROKU_MODELS, else ./models if it holds models,
+    /// else ~/.local/share/gijiroku/models).
     #[arg(long, global = true, value_name = "DIR")]
     pub models_dir: Option<PathBuf>,
     /// No progress bars or informational messages.

@@ -48,8 +48,9 @@ pub const GGML_URL_ENV: &str = "GIJIROKU_GGML_URL";
 pub const DEFAULT_PYPI_INDEX: &str = "https://pypi.org/pypi";
 pub const DEFAULT_GGML_URL: &str = "https://huggingface.co/ggerganov/whisper.cpp/resolve/main";
 
-/// Model directory used when [`MODELS_DIR_ENV`] is unset, relative to the working directory.
-const DEFAULT_DIR: &str = "models";
+/// Where earlier versions kept models: `models` in the working directory. Still used when it
+/// holds models, so nothing is downloaded twice.
+const OLD_DIR: &str = "models";
 /// Downloads and scratch space, inside the model directory so renames stay on one filesystem.
 const CACHE_DIR: &str = ".cache";
 
@@ -158,16 +159,40 @@ pub struct ModelStore {
     dir: PathBuf,
 }
 
+/// [`ModelStore::default_dir`] from its inputs.
+fn choose_dir(env: Option<std::ffi::OsString>, old: &Path, data: Option<PathBuf>) -> PathBuf {
+    if let Some(v) = env.filter(|v| !v.is_empty()) {
+        return PathBuf::from(v);
+    }
+    let holds_models = fs::read_dir(old).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name.starts_with("ggml-") && name.ends_with(".bin"))
+                || name.ends_with(".safetensors")
+                || name == "readings-ipadic.tsv"
+        })
+    });
+    match data {
+        Some(d) if !holds_models => d.join("gijiroku").join("models"),
+        _ => old.to_path_buf(),
+    }
+}
+
 impl ModelStore {
     pub fn new(dir: impl Into<PathBuf>) -> ModelStore {
         ModelStore { dir: dir.into() }
     }
 
-    /// `$GIJIROKU_MODELS` if set, else `models` in the working directory.
+    /// `$GIJIROKU_MODELS` if set; else `models` in the working directory when models are
+    /// installed there (the old place); else the per-user data folder
+    /// (`$XDG_DATA_HOME/gijiroku/models`, normally `~/.local/share/gijiroku/models`), so any
+    /// folder the command runs in finds the same models.
     pub fn default_dir() -> PathBuf {
-        std::env::var_os(MODELS_DIR_ENV)
-            .filter(|v| !v.is_empty())
-            .map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from)
+        choose_dir(
+            std::env::var_os(MODELS_DIR_ENV),
+            Path::new(OLD_DIR),
+            dirs::data_dir(),
+        )
     }
 
     pub fn dir(&self) -> &Path {
@@ -501,6 +526,34 @@ pub(super) fn check_name(name: &str) -> Result<(), ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bug pinned (issue 19): models lived in `./models` of whatever folder the command ran
+    /// in, so another folder downloaded 160 MB again. Now the per-user data folder, unless
+    /// the environment names one or the old place already holds models.
+    #[test]
+    fn models_are_found_from_any_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = tmp.path().join("models");
+        let data = Some(tmp.path().join("data"));
+        let user = tmp.path().join("data/gijiroku/models");
+        assert_eq!(choose_dir(None, &old, data.clone()), user);
+        assert_eq!(choose_dir(Some("".into()), &old, data.clone()), user);
+        assert_eq!(
+            choose_dir(Some("/m".into()), &old, data.clone()),
+            PathBuf::from("/m")
+        );
+        // An empty or unrelated ./models is not the old place in use.
+        fs::create_dir_all(&old).unwrap();
+        fs::write(old.join("README.md"), "").unwrap();
+        assert_eq!(choose_dir(None, &old, data.clone()), user);
+        fs::write(old.join("ggml-base.bin"), "").unwrap();
+        assert_eq!(choose_dir(None, &old, data.clone()), old);
+        // No data folder known (no HOME): the working directory, as before.
+        assert_eq!(
+            choose_dir(None, &tmp.path().join("none"), None),
+            tmp.path().join("none")
+        );
+    }
     use crate::types::NoProgress;
 
     #[test]
