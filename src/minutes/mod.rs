@@ -459,7 +459,7 @@ mod tests {
         let m = draft(&t, &meeting, &MinutesConfig::default()).with_model("base");
         let json = serde_json::to_value(&m).unwrap();
         assert_eq!(json["meeting"]["開始"], "2025-11-25T15:45:00");
-        assert_eq!(json["meeting"]["出席者"][0]["氏名"], "山田太郎");
+        assert_eq!(json["meeting"]["出席者"][0]["氏名"], "山田 太郎");
         let back: Minutes = serde_json::from_value(json).unwrap();
         assert_eq!(back, m);
 
