@@ -232,7 +232,7 @@ pub fn record(
     screen.note(&format!(
         "録音を保存しました: {} ({}, {} Hz, {} ch, {:?})",
         summary.path.display(),
-        hms(summary.duration),
+        summary.duration.hms(),
         summary.format.rate,
         summary.format.channels,
         summary.format.encoding
@@ -298,7 +298,7 @@ fn run_loop(
                 Key::Pause => {
                     let paused = !session.is_paused();
                     session.set_paused(paused);
-                    let at = hms(session.position());
+                    let at = session.position().hms();
                     screen.note(&if paused {
                         format!("一時停止 ({at})")
                     } else {
@@ -306,7 +306,7 @@ fn run_loop(
                     });
                 }
                 Key::Marker(label) => match session.add_marker(label) {
-                    Ok(m) => screen.note(&format!("マーカー: {} {}", hms(m.at), m.label)),
+                    Ok(m) => screen.note(&format!("マーカー: {} {}", m.at.hms(), m.label)),
                     Err(e) => screen.note(&format!("warning: {e}")),
                 },
             }
@@ -334,10 +334,10 @@ fn run_loop(
 fn show_live(screen: &mut Screen, ev: LiveEvent) {
     match ev {
         LiveEvent::Ready => screen.note("ライブ文字起こし: 準備ができました"),
-        LiveEvent::Line { at, text } => screen.text(&format!("[{}] {text}", hms(at))),
+        LiveEvent::Line { at, text } => screen.text(&format!("[{}] {text}", at.hms())),
         LiveEvent::Skipped { from, len } => screen.note(&format!(
             "ライブ文字起こし: 処理が追いつかないため {} から {:.1} 秒分を飛ばしました (録音は続いています)",
-            hms(from),
+            from.hms(),
             len.as_secs_f64()
         )),
         LiveEvent::Failed(e) => screen.note(&format!(
@@ -415,11 +415,6 @@ fn default_output() -> PathBuf {
         "録音-{}.wav",
         chrono::Local::now().format("%Y%m%d-%H%M%S")
     ))
-}
-
-/// `H:MM:SS` for the status line and live text.
-fn hms(t: Ms) -> String {
-    t.hms()
 }
 
 fn spawn_keys(raw: bool, tx: mpsc::Sender<Key>, done: Arc<AtomicBool>) -> Option<JoinHandle<()>> {
@@ -557,7 +552,7 @@ impl Screen {
             } else {
                 "● 録音中"
             },
-            hms(st.recorded),
+            st.recorded.hms(),
             st.rms_db.max(-99.9),
             level::bar(st.peak_db, METER_WIDTH)
         );
@@ -583,7 +578,7 @@ mod tests {
 
     #[test]
     fn hms_and_format_summary() {
-        assert_eq!(hms(Ms(3_723_999)), "1:02:03");
+        assert_eq!(Ms(3_723_999).hms(), "1:02:03");
         let f = |sample, channels, min_rate, max_rate| FormatRange {
             min_rate,
             max_rate,

@@ -164,14 +164,9 @@ fn choose_dir(env: Option<std::ffi::OsString>, old: &Path, data: Option<PathBuf>
     if let Some(v) = env.filter(|v| !v.is_empty()) {
         return PathBuf::from(v);
     }
-    let holds_models = fs::read_dir(old).is_ok_and(|entries| {
-        entries.flatten().any(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            (name.starts_with("ggml-") && name.ends_with(".bin"))
-                || name.ends_with(".safetensors")
-                || name == "readings-ipadic.tsv"
-        })
-    });
+    let holds_models = ModelStore::new(old)
+        .list()
+        .is_ok_and(|models| !models.is_empty());
     match data {
         Some(d) if !holds_models => d.join("gijiroku").join("models"),
         _ => old.to_path_buf(),
@@ -239,25 +234,19 @@ impl ModelStore {
                 kind,
             });
         }
-        let speaker = self.speaker_path();
-        if let Ok(meta) = fs::metadata(&speaker) {
-            if meta.is_file() {
-                models.push(InstalledModel {
-                    name: SPEAKER_MODEL.to_owned(),
-                    path: speaker,
-                    size_bytes: meta.len(),
-                    kind: ModelKind::Speaker,
-                });
-            }
-        }
-        if let Ok(meta) = fs::metadata(self.readings_path()) {
-            if meta.is_file() {
-                models.push(InstalledModel {
-                    name: READINGS_MODEL.to_owned(),
-                    path: self.readings_path(),
-                    size_bytes: meta.len(),
-                    kind: ModelKind::Readings,
-                });
+        for (name, path, kind) in [
+            (SPEAKER_MODEL, self.speaker_path(), ModelKind::Speaker),
+            (READINGS_MODEL, self.readings_path(), ModelKind::Readings),
+        ] {
+            if let Ok(meta) = fs::metadata(&path) {
+                if meta.is_file() {
+                    models.push(InstalledModel {
+                        name: name.to_owned(),
+                        path,
+                        size_bytes: meta.len(),
+                        kind,
+                    });
+                }
             }
         }
         models.sort_by(|a, b| a.name.cmp(&b.name));

@@ -167,36 +167,14 @@ impl<'a> Matcher<'a> {
         let name_readings = self.readings.map(|r| r.read(name, 8));
         let mut best: Vec<Heard> = Vec::new();
         for f in &self.names {
-            let mut score = if f.written == name {
-                1.0
-            } else {
-                match &name_readings {
-                    Some(nr) => similarity(nr, &f.readings),
-                    None => 0.0,
-                }
-            };
+            let mut score = f.score(name, name_readings.as_deref());
             if let Some(p) = post {
                 let own = &self.posts[f.member];
                 if !own.is_empty() && !p.ends_with(own.as_str()) {
                     score -= SEAT_BONUS;
                 }
             }
-            if score < MIN_SCORE {
-                continue;
-            }
-            match best.first().map(|b| b.score) {
-                Some(b) if score > b + 0.05 => best.clear(),
-                Some(b) if score < b - 0.05 => continue,
-                _ => {}
-            }
-            if let Some(h) = best.iter_mut().find(|h| h.member == f.member) {
-                h.score = h.score.max(score);
-            } else {
-                best.push(Heard {
-                    member: f.member,
-                    score,
-                });
-            }
+            keep_best(&mut best, f.member, score);
         }
         best
     }
@@ -212,14 +190,7 @@ impl<'a> Matcher<'a> {
         let core_readings = self.readings.map(|r| r.read(&core, 16));
         let mut best: Vec<Heard> = Vec::new();
         for f in &self.forms {
-            let mut score = if f.written == core {
-                1.0
-            } else {
-                match &core_readings {
-                    Some(cr) => similarity(cr, &f.readings),
-                    None => 0.0,
-                }
-            };
+            let mut score = f.score(&core, core_readings.as_deref());
             // A seat number is said clearly even when the name is misheard.
             if let (Some(said), Some(s)) = (seat, f.seat) {
                 score = if said == s {
@@ -228,24 +199,38 @@ impl<'a> Matcher<'a> {
                     score - SEAT_BONUS
                 };
             }
-            if score < MIN_SCORE {
-                continue;
-            }
-            match best.first().map(|b| b.score) {
-                Some(b) if score > b + 0.05 => best.clear(),
-                Some(b) if score < b - 0.05 => continue,
-                _ => {}
-            }
-            if let Some(h) = best.iter_mut().find(|h| h.member == f.member) {
-                h.score = h.score.max(score);
-            } else {
-                best.push(Heard {
-                    member: f.member,
-                    score,
-                });
-            }
+            keep_best(&mut best, f.member, score);
         }
         best
+    }
+}
+
+impl Form {
+    /// 1.0 for the exact written form, else how alike the readings are (0 without them).
+    fn score(&self, text: &str, text_readings: Option<&[String]>) -> f32 {
+        if self.written == text {
+            1.0
+        } else {
+            text_readings.map_or(0.0, |r| similarity(r, &self.readings))
+        }
+    }
+}
+
+/// Keeps `member` among the best matches so far if `score` counts and is (about) as good as
+/// theirs: a clearly better one replaces them, equals are kept side by side.
+fn keep_best(best: &mut Vec<Heard>, member: usize, score: f32) {
+    if score < MIN_SCORE {
+        return;
+    }
+    match best.first().map(|b| b.score) {
+        Some(b) if score > b + 0.05 => best.clear(),
+        Some(b) if score < b - 0.05 => return,
+        _ => {}
+    }
+    if let Some(h) = best.iter_mut().find(|h| h.member == member) {
+        h.score = h.score.max(score);
+    } else {
+        best.push(Heard { member, score });
     }
 }
 

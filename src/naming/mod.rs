@@ -168,7 +168,8 @@ pub fn name_speakers(
         .map(|(l, n)| (l.as_str(), n.trim()))
         .collect();
     let roster = roster::roster(sheet, readings);
-    let found = find_calls(transcript, &roster, readings);
+    let matcher = calls::Matcher::new(&roster, readings);
+    let found = find_calls(transcript, &roster, &matcher);
 
     // The chair makes the calls; a call for the chair (「委員長。」) is a member asking for the
     // floor and says nothing about who chairs.
@@ -211,7 +212,7 @@ pub fn name_speakers(
     }
 
     // A speaker who says who they are at the start of their turn votes for their own voice.
-    for (voice, heard, evidence) in find_intros(transcript, &roster, readings) {
+    for (voice, heard, evidence) in find_intros(transcript, &roster, &matcher) {
         let share = 1.0 / heard.len() as f32;
         for h in &heard {
             let e = votes.entry(voice).or_default().entry(h.member).or_default();
@@ -402,16 +403,11 @@ fn splits(
 
 /// Calls in the transcript: the last sentence of a turn (or the one before a closing
 /// 「どうぞ。」) that names someone on the roster.
-fn find_calls(
-    transcript: &Transcript,
-    roster: &[Member],
-    readings: Option<&Readings>,
-) -> Vec<Call> {
+fn find_calls(transcript: &Transcript, roster: &[Member], matcher: &calls::Matcher) -> Vec<Call> {
     let utts = &transcript.utterances;
     if roster.is_empty() {
         return Vec::new();
     }
-    let matcher = calls::Matcher::new(roster, readings);
     let mut out = Vec::new();
     for (i, u) in utts.iter().enumerate() {
         if u.speaker == UNKNOWN_SPEAKER {
@@ -466,13 +462,12 @@ fn find_calls(
 fn find_intros<'t>(
     transcript: &'t Transcript,
     roster: &[Member],
-    readings: Option<&Readings>,
+    matcher: &calls::Matcher,
 ) -> Vec<(&'t str, Vec<calls::Heard>, CallEvidence)> {
     let utts = &transcript.utterances;
     if roster.is_empty() {
         return Vec::new();
     }
-    let matcher = calls::Matcher::new(roster, readings);
     let mut out = Vec::new();
     for (i, u) in utts.iter().enumerate() {
         let starts_turn = i == 0 || utts[i - 1].speaker != u.speaker;
@@ -562,6 +557,16 @@ mod tests {
         }
     }
 
+    /// A transcript of `utterances`, as long as the last one lasts.
+    fn transcript_of(utterances: Vec<Utterance>) -> Transcript {
+        let duration = utterances.last().map_or(Ms(0), |u| u.span.end);
+        Transcript {
+            utterances,
+            duration,
+            speaker_turns: vec![],
+        }
+    }
+
     fn sheet(extra: &str) -> MeetingSheet {
         MeetingSheet::parse(
             &format!(
@@ -576,27 +581,23 @@ mod tests {
     }
 
     fn meeting() -> Transcript {
-        Transcript {
-            utterances: vec![
-                utt(
-                    0,
-                    5000,
-                    "話者1",
-                    "ただいまから委員会を開会します。質疑はありませんか。",
-                ),
-                utt(5200, 6000, "話者1", "斎藤委員。"),
-                utt(6500, 12000, "話者2", "資料の3ページについて伺います。"),
-                utt(12500, 13500, "話者1", "総務課長。"),
-                utt(14000, 20000, "話者3", "お答えします。"),
-                utt(20500, 21500, "話者1", "田中委員、どうぞ。"),
-                utt(22000, 30000, "話者4", "関連して伺います。"),
-                utt(30500, 31500, "話者1", "斉藤委員。"),
-                utt(32000, 33500, "話者4", "ありません。"),
-                utt(34000, 35000, "話者1", "以上で質疑を終わります。"),
-            ],
-            duration: Ms(35000),
-            speaker_turns: vec![],
-        }
+        transcript_of(vec![
+            utt(
+                0,
+                5000,
+                "話者1",
+                "ただいまから委員会を開会します。質疑はありませんか。",
+            ),
+            utt(5200, 6000, "話者1", "斎藤委員。"),
+            utt(6500, 12000, "話者2", "資料の3ページについて伺います。"),
+            utt(12500, 13500, "話者1", "総務課長。"),
+            utt(14000, 20000, "話者3", "お答えします。"),
+            utt(20500, 21500, "話者1", "田中委員、どうぞ。"),
+            utt(22000, 30000, "話者4", "関連して伺います。"),
+            utt(30500, 31500, "話者1", "斉藤委員。"),
+            utt(32000, 33500, "話者4", "ありません。"),
+            utt(34000, 35000, "話者1", "以上で質疑を終わります。"),
+        ])
     }
 
     #[test]
@@ -617,16 +618,12 @@ mod tests {
 
     #[test]
     fn one_call_from_the_voice_that_opens_the_meeting_names_the_chair() {
-        let t = Transcript {
-            utterances: vec![
-                utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
-                utt(4200, 5000, "話者1", "総務課長。"),
-                utt(5500, 12000, "話者2", "お答えします。"),
-                utt(12500, 14000, "話者1", "以上で質疑を終わります。"),
-            ],
-            duration: Ms(14000),
-            speaker_turns: vec![],
-        };
+        let t = transcript_of(vec![
+            utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
+            utt(4200, 5000, "話者1", "総務課長。"),
+            utt(5500, 12000, "話者2", "お答えします。"),
+            utt(12500, 14000, "話者1", "以上で質疑を終わります。"),
+        ]);
         let names = name_speakers(&t, Some(&sheet("")), None).names();
         assert_eq!(names.get("話者1").map(String::as_str), Some("委員長"));
         assert_eq!(names.get("話者2").map(String::as_str), Some("総務課長"));
@@ -641,21 +638,17 @@ mod tests {
     fn members_asking_for_the_floor_do_not_make_a_chair() {
         // The members' 「委員長。」 outnumber the chair's own calls; a tie of call counts goes
         // to the voice that opened the meeting.
-        let t = Transcript {
-            utterances: vec![
-                utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
-                utt(4500, 9000, "話者2", "資料を拝見しました。委員長。"),
-                utt(9500, 10500, "話者1", "田中委員。"),
-                utt(11000, 20000, "話者2", "伺います。"),
-                utt(20500, 28000, "話者3", "補足します。委員長。"),
-                utt(28500, 29500, "話者1", "斉藤委員。"),
-                utt(30000, 38000, "話者3", "関連して伺います。委員長。"),
-                utt(38500, 39500, "話者1", "田中委員。"),
-                utt(40000, 48000, "話者2", "最後に一点。委員長。"),
-            ],
-            duration: Ms(48000),
-            speaker_turns: vec![],
-        };
+        let t = transcript_of(vec![
+            utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
+            utt(4500, 9000, "話者2", "資料を拝見しました。委員長。"),
+            utt(9500, 10500, "話者1", "田中委員。"),
+            utt(11000, 20000, "話者2", "伺います。"),
+            utt(20500, 28000, "話者3", "補足します。委員長。"),
+            utt(28500, 29500, "話者1", "斉藤委員。"),
+            utt(30000, 38000, "話者3", "関連して伺います。委員長。"),
+            utt(38500, 39500, "話者1", "田中委員。"),
+            utt(40000, 48000, "話者2", "最後に一点。委員長。"),
+        ]);
         let names = name_speakers(&t, Some(&sheet("")), Some(&readings::sample())).names();
         assert_eq!(names.get("話者1").map(String::as_str), Some("委員長"));
         assert_eq!(names.get("話者2").map(String::as_str), Some("田中委員"));
@@ -664,16 +657,12 @@ mod tests {
 
     #[test]
     fn a_call_cut_between_two_voices_is_heard_whole() {
-        let t = Transcript {
-            utterances: vec![
-                utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
-                utt(4200, 5000, "話者1", "田中一郎委"),
-                utt(5100, 12000, "話者2", "員。資料について伺います。"),
-                utt(12500, 13500, "話者1", "以上です。"),
-            ],
-            duration: Ms(13500),
-            speaker_turns: vec![],
-        };
+        let t = transcript_of(vec![
+            utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
+            utt(4200, 5000, "話者1", "田中一郎委"),
+            utt(5100, 12000, "話者2", "員。資料について伺います。"),
+            utt(12500, 13500, "話者1", "以上です。"),
+        ]);
         let naming = name_speakers(&t, Some(&sheet("")), None);
         let v = naming.voices.iter().find(|v| v.label == "話者2").unwrap();
         assert_eq!(v.name.as_deref(), Some("田中委員"), "{v:?}");
@@ -682,21 +671,17 @@ mod tests {
 
     #[test]
     fn a_self_introduction_names_its_own_voice() {
-        let t = Transcript {
-            utterances: vec![
-                utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
-                utt(
-                    4500,
-                    12000,
-                    "話者2",
-                    "総務課長の鈴木でございます。ご説明いたします。",
-                ),
-                utt(12500, 16000, "話者3", "斉藤です。一点伺います。"),
-                utt(16500, 20000, "話者1", "以上です。"),
-            ],
-            duration: Ms(20000),
-            speaker_turns: vec![],
-        };
+        let t = transcript_of(vec![
+            utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
+            utt(
+                4500,
+                12000,
+                "話者2",
+                "総務課長の鈴木でございます。ご説明いたします。",
+            ),
+            utt(12500, 16000, "話者3", "斉藤です。一点伺います。"),
+            utt(16500, 20000, "話者1", "以上です。"),
+        ]);
         let naming = name_speakers(&t, Some(&sheet("")), Some(&readings::sample()));
         let names = naming.names();
         assert_eq!(names.get("話者2").map(String::as_str), Some("総務課長"));
@@ -713,22 +698,18 @@ mod tests {
     fn a_call_splits_a_merged_voice() {
         // 話者2 is the 総務課長 (three calls), but after 「田中一郎委員。」 the same voice asks a
         // long question: the voices of the two were taken for one.
-        let t = Transcript {
-            utterances: vec![
-                utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
-                utt(4200, 5000, "話者1", "総務課長。"),
-                utt(5500, 12000, "話者2", "お答えします。"),
-                utt(12500, 13500, "話者1", "田中一郎委員。"),
-                utt(14000, 24000, "話者2", "資料について伺います。"),
-                utt(24500, 25500, "話者1", "総務課長。"),
-                utt(26000, 36000, "話者2", "お答えいたします。"),
-                utt(36500, 37500, "話者1", "総務課長。"),
-                utt(38000, 48000, "話者2", "補足いたします。"),
-                utt(48500, 50000, "話者1", "以上で質疑を終わります。"),
-            ],
-            duration: Ms(50000),
-            speaker_turns: vec![],
-        };
+        let t = transcript_of(vec![
+            utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
+            utt(4200, 5000, "話者1", "総務課長。"),
+            utt(5500, 12000, "話者2", "お答えします。"),
+            utt(12500, 13500, "話者1", "田中一郎委員。"),
+            utt(14000, 24000, "話者2", "資料について伺います。"),
+            utt(24500, 25500, "話者1", "総務課長。"),
+            utt(26000, 36000, "話者2", "お答えいたします。"),
+            utt(36500, 37500, "話者1", "総務課長。"),
+            utt(38000, 48000, "話者2", "補足いたします。"),
+            utt(48500, 50000, "話者1", "以上で質疑を終わります。"),
+        ]);
         let naming = name_speakers(&t, Some(&sheet("")), Some(&readings::sample()));
         assert_eq!(naming.moved, vec![(4, "話者3".to_string())]);
         let mut t2 = t.clone();
@@ -776,15 +757,11 @@ mod tests {
 
     #[test]
     fn no_calls_no_names() {
-        let t = Transcript {
-            utterances: vec![
-                utt(0, 5000, "話者1", "それでは始めます。"),
-                utt(5500, 9000, "話者2", "田中委員のご意見に賛成です。"),
-                utt(9500, 12000, "話者1", "ありがとうございました。"),
-            ],
-            duration: Ms(12000),
-            speaker_turns: vec![],
-        };
+        let t = transcript_of(vec![
+            utt(0, 5000, "話者1", "それでは始めます。"),
+            utt(5500, 9000, "話者2", "田中委員のご意見に賛成です。"),
+            utt(9500, 12000, "話者1", "ありがとうございました。"),
+        ]);
         let n = name_speakers(&t, Some(&sheet("")), Some(&readings::sample()));
         assert!(n.names().is_empty());
         assert!(n.voices.iter().all(|v| v.how == How::Unnamed));
@@ -792,16 +769,12 @@ mod tests {
 
     #[test]
     fn contradictory_evidence_leaves_a_voice_unnamed() {
-        let t = Transcript {
-            utterances: vec![
-                utt(0, 1000, "話者1", "田中委員。"),
-                utt(1500, 9000, "話者2", "伺います。"),
-                utt(9500, 10500, "話者1", "総務課長。"),
-                utt(11000, 19000, "話者2", "お答えします。"),
-            ],
-            duration: Ms(19000),
-            speaker_turns: vec![],
-        };
+        let t = transcript_of(vec![
+            utt(0, 1000, "話者1", "田中委員。"),
+            utt(1500, 9000, "話者2", "伺います。"),
+            utt(9500, 10500, "話者1", "総務課長。"),
+            utt(11000, 19000, "話者2", "お答えします。"),
+        ]);
         let n = name_speakers(&t, Some(&sheet("")), None);
         let v2 = n.voices.iter().find(|v| v.label == "話者2").unwrap();
         assert_eq!(v2.how, How::Unnamed);
