@@ -19,6 +19,8 @@ packages=(
     alsa-utils      # arecord -l / alsamixer, to find and check the microphone
     sox             # converting and inspecting recordings; scripts use it for test audio
     strace          # tests/offline.rs: the proof that transcription opens no network socket
+    chromium        # tests/review.rs: the review page in a real browser
+    chromium-driver # ... driven over WebDriver
     ca-certificates # HTTPS to PyPI for `gijiroku models install`
     git
 )

@@ -62,6 +62,8 @@ pub fn attribute(
                         raw_text: None,
                         marks: Vec::new(),
                         open_end: part.open_end,
+                        new_turn: None,
+                        reviewed: false,
                     }
                 }));
                 continue;
@@ -93,6 +95,8 @@ fn whole(seg: &AsrSegment, speaker: String) -> Utterance {
         raw_text: None,
         marks: Vec::new(),
         open_end: false,
+        new_turn: None,
+        reviewed: false,
     }
 }
 

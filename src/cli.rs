@@ -18,6 +18,7 @@ use gijiroku::pipeline::{self, Config};
 use gijiroku::stream::StreamConfig;
 use gijiroku::types::{Ms, Progress};
 
+mod review;
 mod share;
 mod transcribe;
 
@@ -77,6 +78,8 @@ pub enum Command {
     /// Hand a finished meeting to its attendees: a 復命書 draft each and the 会議録, as a
     /// folder and a zip.
     Share(share::ShareArgs),
+    /// Correct a draft beside its recording in the browser (served on 127.0.0.1 only).
+    Review(review::ReviewArgs),
 }
 
 #[derive(Args, Debug)]
@@ -234,6 +237,7 @@ pub fn run(cli: Cli) -> Result<Status> {
         Command::Devices(ref args) => crate::cli_record::devices(args),
         Command::Record(ref args) => crate::cli_record::record(&cli, &store, args, transcribe::run),
         Command::Share(ref args) => share::run(args),
+        Command::Review(ref args) => review::run(args, cli.quiet),
     }
 }
 

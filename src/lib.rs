@@ -19,6 +19,7 @@ pub mod naming;
 pub mod output;
 pub mod pipeline;
 pub mod record;
+pub mod review;
 pub mod stream;
 pub mod types;
 pub mod vad;

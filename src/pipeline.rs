@@ -250,7 +250,8 @@ pub fn run_file(
     let minutes = crate::minutes::draft(&transcript, &meeting, &engine.config.minutes)
         .with_model(engine.transcriber.model_name())
         .with_voices(naming.voices)
-        .with_markers(markers_of(job.input));
+        .with_markers(markers_of(job.input))
+        .with_source(source_of(job.input, audio.duration));
 
     // Render everything first: a failing format leaves no output of this file behind.
     let mut rendered = Vec::with_capacity(outputs.len());
@@ -344,6 +345,14 @@ fn file_time(path: &Path) -> Option<chrono::NaiveDateTime> {
 
 /// The markers `gijiroku record` left beside `input`, if any. An unreadable sidecar costs
 /// the markers, never the minutes.
+/// The recording's path and checksum for the JSON; a file that cannot be read again (it
+/// was just decoded) only loses the review page's check.
+fn source_of(input: &Path, duration: crate::types::Ms) -> Option<crate::types::AudioSource> {
+    crate::types::AudioSource::of(input, duration)
+        .map_err(|e| tracing::warn!(file = %input.display(), error = %e, "cannot checksum the recording"))
+        .ok()
+}
+
 fn markers_of(input: &Path) -> Vec<crate::types::Marker> {
     let path = crate::types::markers_path(input);
     if !path.is_file() {
@@ -359,7 +368,7 @@ fn markers_of(input: &Path) -> Vec<crate::types::Marker> {
 }
 
 /// Records in `voices` that `label` is now called `name`, and how.
-fn set_voice(
+pub(crate) fn set_voice(
     voices: &mut Vec<crate::naming::Voice>,
     label: &str,
     name: &str,

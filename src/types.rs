@@ -164,6 +164,13 @@ pub struct Utterance {
     /// minutes must not close it with 「。」 on their own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub open_end: bool,
+    /// Set by a reviewer: `Some(true)` starts a new turn here, `Some(false)` joins the
+    /// previous turn even across a long pause; `None` leaves it to [`crate::minutes::draft`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_turn: Option<bool>,
+    /// A reviewer has checked this text against the audio (確認済み).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reviewed: bool,
 }
 
 /// A low-confidence stretch of a text: character offsets `[start, end)` (Unicode scalar
@@ -268,4 +275,54 @@ pub fn read_markers(path: &std::path::Path) -> Result<Vec<Marker>, std::io::Erro
     let mut markers: Vec<Marker> = serde_json::from_str(&text).map_err(std::io::Error::other)?;
     markers.sort_by_key(|m| m.at);
     Ok(markers)
+}
+
+/// The recording a JSON was made from, so the review page can play it and notice a
+/// different file: where it was, how long, how many bytes, and its SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioSource {
+    /// Absolute path when it was transcribed.
+    pub path: String,
+    pub seconds: f64,
+    pub bytes: u64,
+    /// Lower-case hex.
+    pub sha256: String,
+}
+
+impl AudioSource {
+    /// Reads `path` once to checksum it.
+    pub fn of(path: &std::path::Path, duration: Ms) -> Result<AudioSource, std::io::Error> {
+        let (bytes, sha256) = file_sha256(path)?;
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        Ok(AudioSource {
+            path: path.to_string_lossy().into_owned(),
+            seconds: duration.as_secs_f64(),
+            bytes,
+            sha256,
+        })
+    }
+}
+
+/// Length and lower-case hex SHA-256 of a file, read in 1 MiB pieces.
+pub fn file_sha256(path: &std::path::Path) -> Result<(u64, String), std::io::Error> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    let hex = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    Ok((total, hex))
 }

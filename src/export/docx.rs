@@ -631,6 +631,7 @@ mod tests {
                     text: long.clone(),
                     confidence: 0.9,
                     marks: vec![crate::types::Mark { start: 4, end: 9 }],
+                    reviewed: false,
                 });
             }
             let mut out = Vec::new();

@@ -44,6 +44,12 @@ pub struct JsonSegment {
     /// Low-confidence stretches of `text`, as character offsets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub marks: Vec<Mark>,
+    /// Checked against the audio by a reviewer (`gijiroku review`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reviewed: bool,
+    /// A reviewer's turn break (`true`) or join (`false`) before this segment (segments only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_turn: Option<bool>,
 }
 
 /// The whole JSON document, as written by [`super::write`] and read by [`read_json`].
@@ -75,6 +81,10 @@ pub struct JsonDocument {
     /// Points marked while recording (`{"at": seconds, "label": "…"}`), in time order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub markers: Vec<crate::types::Marker>,
+    /// The recording: `{"path": "/abs/会議.wav", "seconds": 3840.0, "bytes": 122880044,
+    /// "sha256": "…"}`, so `gijiroku review` can play it and notice a different file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<crate::types::AudioSource>,
     #[serde(default = "default_version")]
     pub format_version: u32,
 }
@@ -113,6 +123,8 @@ fn turn_entry(t: &Turn) -> JsonSegment {
         confidence: t.confidence,
         raw_text: None,
         marks: t.marks.clone(),
+        reviewed: t.reviewed,
+        new_turn: None,
     }
 }
 
@@ -144,6 +156,8 @@ impl JsonDocument {
                             .collect(),
                         text,
                         confidence: u.confidence,
+                        reviewed: u.reviewed,
+                        new_turn: u.new_turn,
                     }
                 })
                 .collect(),
@@ -168,6 +182,7 @@ impl JsonDocument {
             voices: minutes.voices.clone(),
             mark_style: minutes.mark_style,
             markers: minutes.markers.clone(),
+            audio: minutes.source.clone(),
             format_version: JSON_FORMAT_VERSION,
         }
     }
@@ -185,6 +200,7 @@ impl JsonDocument {
                 .with_model(self.model.clone())
                 .with_voices(self.voices.clone())
                 .with_markers(self.markers.clone())
+                .with_source(self.audio.clone())
         };
         (minutes, transcript)
     }
@@ -218,6 +234,8 @@ impl JsonDocument {
                 marks: s.marks.clone(),
                 // Cleaned already: the sentence ends were settled when it was written.
                 open_end: false,
+                new_turn: s.new_turn,
+                reviewed: s.reviewed,
             })
             .collect();
         let speaker_turns = self

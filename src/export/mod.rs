@@ -290,6 +290,8 @@ pub(crate) mod test_data {
             raw_text: None,
             marks: vec![],
             open_end: false,
+            new_turn: None,
+            reviewed: false,
         }
     }
 

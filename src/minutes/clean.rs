@@ -1027,6 +1027,8 @@ mod tests {
             raw_text: None,
             marks: vec![],
             open_end: false,
+            new_turn: None,
+            reviewed: false,
         }
     }
 

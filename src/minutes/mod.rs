@@ -153,6 +153,9 @@ pub struct Turn {
     /// Low-confidence stretches of `text`.
     #[serde(default)]
     pub marks: Vec<Mark>,
+    /// Every utterance of the turn has been checked by a reviewer.
+    #[serde(default)]
+    pub reviewed: bool,
 }
 
 /// The draft minutes every export renders.
@@ -173,6 +176,9 @@ pub struct Minutes {
     /// Points marked while recording, in time order.
     #[serde(default)]
     pub markers: Vec<crate::types::Marker>,
+    /// The recording the minutes come from (for the review page).
+    #[serde(default)]
+    pub source: Option<crate::types::AudioSource>,
 }
 
 impl Minutes {
@@ -191,11 +197,17 @@ impl Minutes {
         self.voices = voices;
         self
     }
+
+    pub fn with_source(mut self, source: Option<crate::types::AudioSource>) -> Minutes {
+        self.source = source;
+        self
+    }
 }
 
 /// Groups the transcript into turns: consecutive utterances whose display names match are
 /// joined (Japanese text without spaces), a new turn starts when the speaker changes or
-/// after the pauses set in `cfg`. Empty utterances are dropped.
+/// after the pauses set in `cfg`. A reviewer's `new_turn` overrides the pause rule (and
+/// `Some(true)` also splits one speaker's turn). Empty utterances are dropped.
 pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) -> Minutes {
     let mut turns: Vec<Turn> = Vec::new();
     // Confidence sums weighted by characters, parallel to `turns`.
@@ -222,7 +234,11 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
             } else {
                 cfg.turn_break_pause_ms
             };
-            t.speaker == speaker && pause <= limit
+            t.speaker == speaker
+                && match u.new_turn {
+                    Some(new) => !new,
+                    None => pause <= limit,
+                }
         });
         match (continues, turns.last_mut(), weights.last_mut()) {
             (true, Some(t), Some(w)) => {
@@ -236,6 +252,7 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
                 w.0 += f64::from(u.confidence) * chars as f64;
                 w.1 += chars;
                 t.confidence = (w.0 / w.1 as f64) as f32;
+                t.reviewed &= u.reviewed;
             }
             _ => {
                 turns.push(Turn {
@@ -244,6 +261,7 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
                     text: text.to_string(),
                     confidence: u.confidence,
                     marks: marks.collect(),
+                    reviewed: u.reviewed,
                 });
                 weights.push((f64::from(u.confidence) * chars as f64, chars));
             }
@@ -257,6 +275,7 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
         mark_style: cfg.clean.mark_style,
         voices: Vec::new(),
         markers: Vec::new(),
+        source: None,
     }
 }
 
@@ -319,6 +338,8 @@ mod tests {
             raw_text: None,
             marks: vec![],
             open_end: false,
+            new_turn: None,
+            reviewed: false,
         }
     }
 

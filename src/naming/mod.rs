@@ -554,6 +554,8 @@ mod tests {
             raw_text: None,
             marks: vec![],
             open_end: false,
+            new_turn: None,
+            reviewed: false,
         }
     }
 

@@ -1,0 +1,607 @@
+//! `gijiroku review` in a real browser: Debian's chromium driven over WebDriver
+//! (chromedriver + fantoccini), against the real binary serving a real JSON and recording.
+//! Plain HTTP checks (token, Host header, range requests, loopback only) use ureq.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::Value;
+
+/// A folder with the committed review fixture (the JSON `transcribe` wrote for
+/// samples/meeting.wav) and a copy of the recording, the JSON pointing at the copy.
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("会議.wav");
+    std::fs::copy(common::sample("meeting.wav"), &wav).unwrap();
+    let mut doc: Value =
+        serde_json::from_slice(&std::fs::read(common::fixture("review/meeting.json")).unwrap())
+            .unwrap();
+    doc["audio"]["path"] = Value::from(wav.to_str().unwrap());
+    let json = dir.path().join("会議.json");
+    std::fs::write(&json, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    (dir, json)
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// `gijiroku review` running; stopped with SIGINT on drop.
+struct Server {
+    child: Child,
+    url: String,
+    port: u16,
+}
+
+impl Server {
+    fn start(json: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gijiroku"))
+            .args(["review", "--no-browser"])
+            .arg(json)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().to_string();
+        assert!(
+            url.starts_with("http://127.0.0.1:") && url.contains("/?token="),
+            "first stdout line is the URL, got {url:?}"
+        );
+        let port = url["http://127.0.0.1:".len()..]
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        Server { child, url, port }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGINT, then the exit status and stderr.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "review did not stop on Ctrl-C");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status, err)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// chromedriver on a free port, and a headless chromium session through it.
+struct Browser {
+    driver: Child,
+    client: Client,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Browser {
+    async fn open() -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (scripts/setup.sh installs chromium-driver)");
+        let caps: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--mute-audio",
+                         "--autoplay-policy=no-user-gesture-required",
+                         "--window-size=1280,900", "--lang=ja"]
+            }
+        }))
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => panic!("chromedriver: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Browser { driver, client }
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Opens the page and waits until the turns are drawn.
+    async fn load(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+        self.wait_for("turns drawn", "return document.querySelectorAll('[data-turn]').length > 0 && document.querySelector('[data-field=save-state]').textContent === '保存済み'").await;
+    }
+
+    async fn wait_for(&self, what: &str, script: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if self.js(script).await == Value::Bool(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn save_state(&self) -> String {
+        self.js("return document.querySelector('[data-field=save-state]').textContent")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    async fn saved(&self) {
+        self.wait_for(
+            "保存済み",
+            "return document.querySelector('[data-field=save-state]').textContent === '保存済み'",
+        )
+        .await;
+    }
+
+    async fn turn_texts(&self) -> Vec<(String, String)> {
+        let v = self
+            .js("return [...document.querySelectorAll('[data-turn]')].map(t => [t.querySelector('[data-field=speaker]').textContent.trim(), t.querySelector('[data-field=text]').textContent])")
+            .await;
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// Clicks into turn `i`'s text, selects all of it and types `text` in its place.
+    async fn retype(&self, i: usize, text: &str) {
+        let el = self
+            .client
+            .find(Locator::Css(&format!(
+                "[data-turn=\"{i}\"] [data-field=text]"
+            )))
+            .await
+            .unwrap();
+        el.click().await.unwrap();
+        self.keys(&[key(Key::Control), "a".into()]).await;
+        el.send_keys(text).await.unwrap();
+    }
+
+    /// Presses `keys` together (modifiers first) through the actions API.
+    async fn keys(&self, keys: &[String]) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut a = KeyActions::new("kb".into());
+        for k in keys {
+            a = a.then(KeyAction::Down {
+                value: k.chars().next().unwrap(),
+            });
+        }
+        for k in keys.iter().rev() {
+            a = a.then(KeyAction::Up {
+                value: k.chars().next().unwrap(),
+            });
+        }
+        self.client.perform_actions(a).await.unwrap();
+    }
+}
+
+fn key(k: Key) -> String {
+    char::from(k).to_string()
+}
+
+/// Turns in the saved JSON as (speaker, text).
+fn json_turns(doc: &Value) -> Vec<(String, String)> {
+    doc["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["speaker"].as_str().unwrap().to_string(),
+                t["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn docx_xml(path: &Path) -> String {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut xml = String::new();
+    zip.by_name("word/document.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    xml
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_shows_every_turn_and_a_click_plays_from_there() {
+    let (_dir, json) = workspace();
+    let doc = read_json(&json);
+    let server = Server::start(&json, &[]);
+    let b = Browser::open().await;
+    b.load(&server.url).await;
+    assert_eq!(b.turn_texts().await, json_turns(&doc));
+    assert_eq!(
+        b.js("return document.querySelectorAll('audio').length")
+            .await,
+        1
+    );
+
+    // Click the fourth turn's text: the audio seeks into that turn and plays.
+    let turn = &doc["turns"][3];
+    let (start, end) = (
+        turn["start"].as_f64().unwrap(),
+        turn["end"].as_f64().unwrap(),
+    );
+    b.client
+        .find(Locator::Css("[data-turn=\"3\"] [data-field=text]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for(
+        "the audio to seek",
+        &format!("const a = document.querySelector('audio'); return a.currentTime >= {} && a.currentTime <= {};", start - 0.2, end + 0.5),
+    )
+    .await;
+    // While it plays, the turn under the audio is the highlighted one.
+    b.wait_for(
+        "the playing turn highlighted",
+        "const a = document.querySelector('audio'); return !a.paused",
+    )
+    .await;
+    b.close().await;
+    let (status, err) = server.stop();
+    assert!(
+        status.success(),
+        "Ctrl-C is a clean stop: {status:?}\n{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_survives_save_and_reload_and_reaches_the_docx() {
+    let (dir, json) = workspace();
+    let before = std::fs::read(&json).unwrap();
+    let server = Server::start(&json, &[]);
+    let b = Browser::open().await;
+    b.load(&server.url).await;
+    b.retype(1, "佐藤です。窓口のデジタル化について伺います。")
+        .await;
+    b.saved().await;
+
+    let doc = read_json(&json);
+    assert_eq!(
+        doc["turns"][1]["text"],
+        "佐藤です。窓口のデジタル化について伺います。"
+    );
+    // The recogniser's words are kept, and the previous file is the backup.
+    let raw: String = doc["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["raw_text"].as_str())
+        .collect();
+    assert!(raw.contains("窓口のデジタル化事業"), "{raw}");
+    assert_eq!(
+        std::fs::read(dir.path().join("会議.json.bak")).unwrap(),
+        before
+    );
+
+    b.client.refresh().await.unwrap();
+    b.wait_for(
+        "reload",
+        "return document.querySelectorAll('[data-turn]').length > 0",
+    )
+    .await;
+    assert_eq!(
+        b.turn_texts().await[1].1,
+        "佐藤です。窓口のデジタル化について伺います。"
+    );
+
+    // Export the 会議録 from the page: written beside the JSON.
+    b.client
+        .find(Locator::Id("export"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let docx = dir.path().join("会議.docx");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !docx.is_file() {
+        assert!(Instant::now() < deadline, "no DOCX written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(docx_xml(&docx).contains("窓口のデジタル化について伺います。"));
+    b.close().await;
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_tab_gets_a_conflict_not_an_overwrite() {
+    let (_dir, json) = workspace();
+    let server = Server::start(&json, &[]);
+    let a = Browser::open().await;
+    let b = Browser::open().await;
+    a.load(&server.url).await;
+    b.load(&server.url).await;
+    a.retype(0, "一つ目のタブの修正。").await;
+    a.saved().await;
+    b.retype(0, "二つ目のタブの修正。").await;
+    b.wait_for(
+        "the conflict message",
+        "return /別の/.test(document.querySelector('[data-field=save-state]').textContent)",
+    )
+    .await;
+    let state = b.save_state().await;
+    assert_ne!(state, "保存済み");
+    let doc = read_json(&json);
+    assert_eq!(doc["turns"][0]["text"], "一つ目のタブの修正。");
+    a.close().await;
+    b.close().await;
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_rename_and_merge_reach_the_json() {
+    let (_dir, json) = workspace();
+    let server = Server::start(&json, &[]);
+    let b = Browser::open().await;
+    b.load(&server.url).await;
+    let n = b.turn_texts().await.len();
+
+    // Split turn 0 after its first sentence (caret placed by script, split by shortcut).
+    b.js("const t = document.querySelector('[data-turn=\"0\"] [data-field=text]'); t.focus(); const r = document.createRange(); const w = document.createTreeWalker(t, NodeFilter.SHOW_TEXT); let off = t.textContent.indexOf('。') + 1, node; while ((node = w.nextNode())) { if (off <= node.length) break; off -= node.length; } r.setStart(node, off); r.collapse(true); const s = getSelection(); s.removeAllRanges(); s.addRange(r); return true;").await;
+    b.keys(&[key(Key::Alt), key(Key::Enter)]).await;
+    b.saved().await;
+    let doc = read_json(&json);
+    assert_eq!(json_turns(&doc).len(), n + 1, "split adds a turn");
+    assert_eq!(
+        doc["turns"][0]["text"],
+        "ただいまから総務常任委員会を開会します。"
+    );
+    assert_eq!(doc["turns"][1]["speaker"], "委員長");
+
+    // Merge it back with Alt+Backspace from inside the new turn.
+    b.client
+        .find(Locator::Css("[data-turn=\"1\"] [data-field=text]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.keys(&[key(Key::Alt), key(Key::Backspace)]).await;
+    b.saved().await;
+    let doc = read_json(&json);
+    assert_eq!(json_turns(&doc).len(), n, "merge joins the turns again");
+
+    // Undo brings the split back.
+    b.keys(&[key(Key::Control), "z".into()]).await;
+    b.saved().await;
+    assert_eq!(json_turns(&read_json(&json)).len(), n + 1);
+    b.close().await;
+    drop(server);
+}
+
+/// Plain HTTP: what a browser without the token, another site, or another address gets.
+#[test]
+fn refuses_without_token_and_listens_on_loopback_only() {
+    let (dir, json) = workspace();
+    let server = Server::start(&json, &[]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let status = |r: Result<ureq::http::Response<ureq::Body>, ureq::Error>| r.unwrap().status();
+    for path in ["/", "/api/doc", "/audio", "/assets/app.js", "/download"] {
+        assert_eq!(
+            status(agent.get(&format!("{}{path}", server.base())).call()),
+            403,
+            "{path} without the token"
+        );
+    }
+    let wrong = format!(
+        "{}/?token=00{}",
+        server.base(),
+        &server.url[server.url.len() - 62..]
+    );
+    assert_eq!(status(agent.get(&wrong).call()), 403);
+    // DNS rebinding: the right token under a foreign Host name.
+    assert_eq!(
+        status(
+            agent
+                .get(&server.url)
+                .header("Host", "evil.example:80")
+                .call()
+        ),
+        421
+    );
+    let ok = agent.get(&server.url).call().unwrap();
+    assert_eq!(ok.status(), 200);
+    let cookie = ok
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(ok.headers().get("access-control-allow-origin").is_none());
+    // The cookie alone opens the API; a write from another origin is refused.
+    let doc = agent
+        .get(&format!("{}/api/doc", server.base()))
+        .header("Cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(doc.status(), 200);
+    assert_eq!(
+        status(
+            agent
+                .put(&format!("{}/api/doc", server.base()))
+                .header("Cookie", &cookie)
+                .header("Origin", "http://evil.example")
+                .send("{}")
+        ),
+        403
+    );
+    // Range requests: seeking does not fetch the whole file.
+    let part = agent
+        .get(&format!("{}/audio", server.base()))
+        .header("Cookie", &cookie)
+        .header("Range", "bytes=1000-1999")
+        .call()
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.into_body().read_to_vec().unwrap().len(), 1000);
+    // A body far larger than any meeting is refused before it is read.
+    // (The server answers 413 and closes; the client may still be sending.)
+    let huge = vec![b' '; 70 << 20];
+    match agent
+        .put(&format!("{}/api/doc", server.base()))
+        .header("Cookie", &cookie)
+        .send(&huge[..])
+    {
+        Ok(r) => assert_eq!(r.status(), 413),
+        Err(ureq::Error::Io(e)) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ),
+            "{e}"
+        ),
+        Err(e) => panic!("{e}"),
+    }
+    let after = read_json(&dir.path().join("会議.json"));
+    assert!(after["segments"].is_array(), "nothing written");
+
+    // Listening sockets on this port: 127.0.0.1 only.
+    let hex_port = format!(":{:04X}", server.port);
+    let listening: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .flat_map(|t| t.lines().skip(1).map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1].ends_with(&hex_port) && f[3] == "0A"
+        })
+        .collect();
+    assert_eq!(listening.len(), 1, "{listening:?}");
+    assert!(
+        listening[0].split_whitespace().nth(1).unwrap() == format!("0100007F{hex_port}"),
+        "{listening:?}"
+    );
+    drop(server);
+}
+
+#[test]
+fn missing_or_different_audio_is_a_clear_error() {
+    let (dir, json) = workspace();
+    std::fs::rename(dir.path().join("会議.wav"), dir.path().join("別名.wav")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gijiroku"))
+        .args(["review", "--no-browser"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("会議.wav") && err.contains("録音が見つかりません"),
+        "{err}"
+    );
+
+    // Another recording of another length, given with --audio: refused, naming it.
+    let other = common::sample("multi.wav");
+    let out = Command::new(env!("CARGO_BIN_EXE_gijiroku"))
+        .args(["review", "--no-browser", "--audio"])
+        .arg(&other)
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("multi.wav") && err.contains("違う"), "{err}");
+
+    // The moved recording given with --audio is accepted (same bytes).
+    let server = Server::start(
+        &json,
+        &["--audio", dir.path().join("別名.wav").to_str().unwrap()],
+    );
+    assert!(server.url.contains("token="));
+    drop(server);
+}
+
+#[test]
+fn json_flag_prints_an_object_with_the_url() {
+    let (_dir, json) = workspace();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gijiroku"))
+        .args(["review", "--no-browser", "--json"])
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert!(v["url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+}
