@@ -810,3 +810,37 @@ async fn bench_three_hour_meeting() {
     b.close().await;
     drop(server);
 }
+
+/// Writes the README's screenshot (docs/review.png) from the sample meeting:
+/// `cargo test --release --test review -- --ignored screenshot`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/review.png"]
+async fn screenshot_for_the_readme() {
+    let (_dir, json) = workspace();
+    let server = Server::start(&json, &[]);
+    let b = Browser::open().await;
+    b.client.set_window_size(1200, 760).await.unwrap();
+    b.load(&server.url).await;
+    // A reviewed turn, the audio playing in turn 3.
+    b.client
+        .find(Locator::Css("[data-turn=\"0\"] .rev-box"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("[data-turn=\"3\"] [data-field=text]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    b.js("document.querySelector('audio').pause(); return true").await;
+    b.saved().await;
+    let png = b.client.screenshot().await.unwrap();
+    std::fs::write(common::repo().join("docs/review.png"), png).unwrap();
+    b.close().await;
+    drop(server);
+}
