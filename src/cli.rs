@@ -132,7 +132,8 @@ pub struct TranscribeArgs {
     /// 公用文 punctuation and numerals.
     #[arg(long, default_value = "clean", value_name = "clean|verbatim")]
     pub style: gijiroku::minutes::Style,
-    /// Mark words recognised with a probability below this (0-1) for review.
+    /// Mark phrases (文節) whose recognition score (mean word probability) is below this
+    /// (0-1) for review.
     #[arg(long, default_value_t = gijiroku::minutes::clean::DEFAULT_MARK_THRESHOLD, value_name = "P")]
     pub mark_threshold: f32,
     /// How marks look in the DOCX: ★ before the word, or a yellow highlight.

@@ -9,7 +9,7 @@
 //!   `relabel`, which re-renders from the JSON.
 //! - Glossary and flag mistakes are refused before any model loads, naming the file.
 //!
-//! `mark_threshold_sweep` (ignored; run with `--ignored --nocapture`) is the measurement that
+//! `mark_calibration` (ignored; run with `--ignored --nocapture`) is the measurement that
 //! chose the default `--mark-threshold`.
 
 mod common;
@@ -296,94 +296,154 @@ fn glossary_and_flag_mistakes_are_refused_early() {
     );
 }
 
-/// How good a mark is at each threshold: decodes the dev set (both samples, greedy and beam 5)
-/// through the library, aligns the tokens to the reference, and prints per threshold how many
-/// tokens fall below it, how many of those are wrong (precision of a mark) and what share of
-/// all wrong tokens they catch (recall).
+/// How good the marks are at each threshold, as the reader meets them: the recordings are
+/// decoded once with the default settings (cached under `target/mark-calibration/`), cleaned
+/// with each threshold, and the cleaned text aligned to the reference. Printed per threshold:
+/// marks per minute, the share of text marked, precision (of the marked characters, how many
+/// are wrong) and recall (of the wrong characters, how many are marked). Recordings: both
+/// samples, and every `NAME.wav` + `NAME.ref.txt` in `$GIJIROKU_DEVSET` (the generated dev set,
+/// `scripts/make_devset.py`).
 #[test]
 #[ignore = "measurement: decodes the dev set with the real model (minutes)"]
-fn mark_threshold_sweep() {
+fn mark_calibration() {
     use gijiroku::asr::whisper::WhisperTranscriber;
-    use gijiroku::asr::{AsrConfig, Decoding, Transcriber};
+    use gijiroku::asr::{AsrConfig, Transcriber};
+    use gijiroku::minutes::clean::{self, CleanConfig};
+    use gijiroku::types::Transcript;
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
     let models = common::models_dir();
-    let mut rows: Vec<(f32, bool)> = Vec::new(); // (token p, token is wrong)
-    for (name, decoding) in [
-        ("meeting", Decoding::Greedy),
-        ("meeting", Decoding::Beam { size: 5 }),
-        ("multi", Decoding::Greedy),
-        ("multi", Decoding::Beam { size: 5 }),
-    ] {
-        let wav: PathBuf = common::sample(&format!("{name}.wav"));
-        let reference =
-            std::fs::read_to_string(common::sample(&format!("{name}.ref.txt"))).unwrap();
-        let cfg = AsrConfig {
-            decoding,
-            ..AsrConfig::default()
-        };
-        let mut t = WhisperTranscriber::load(
-            &models.join("ggml-base.bin"),
-            "base",
-            cfg,
-            Arc::new(AtomicBool::new(false)),
-        )
-        .unwrap();
-        let (pcm, _) = gijiroku::audio::load(&wav).unwrap();
-        let speech = gijiroku::vad::detect(
-            &pcm,
-            &models.join("ggml-silero-vad.bin"),
-            &gijiroku::vad::VadConfig::default(),
-        )
-        .unwrap();
-        let segs = t
-            .transcribe(&pcm, &speech, &gijiroku::types::NoProgress)
-            .unwrap();
-        // Normalised hypothesis chars, each tagged with the index of its token.
-        let mut hyp: Vec<char> = Vec::new();
-        let mut owner: Vec<usize> = Vec::new();
-        let mut probs: Vec<f32> = Vec::new();
-        for s in &segs {
-            for tok in &s.tokens {
-                let norm = common::normalize(&tok.text);
-                if norm.is_empty() {
-                    continue;
-                }
-                for c in norm.chars() {
-                    hyp.push(c);
-                    owner.push(probs.len());
-                }
-                probs.push(tok.p);
-            }
-        }
-        let refc: Vec<char> = common::normalize(&reference).chars().collect();
-        let wrong_char = align_errors(&hyp, &refc);
-        let mut wrong = vec![false; probs.len()];
-        for (k, w) in wrong_char.iter().enumerate() {
-            if *w {
-                wrong[owner[k]] = true;
-            }
-        }
-        let errors = wrong.iter().filter(|w| **w).count();
-        eprintln!(
-            "{name} {decoding:?}: {} tokens, {errors} wrong ({:.1}%)",
-            probs.len(),
-            100.0 * errors as f64 / probs.len().max(1) as f64
-        );
-        rows.extend(probs.into_iter().zip(wrong));
+    let mut recordings: Vec<(String, PathBuf, PathBuf)> = ["meeting", "multi"]
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                common::sample(&format!("{n}.wav")),
+                common::sample(&format!("{n}.ref.txt")),
+            )
+        })
+        .collect();
+    if let Some(dir) = std::env::var_os("GIJIROKU_DEVSET") {
+        let mut found: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+            .filter(|p| p.with_extension("ref.txt").is_file())
+            .map(|p| {
+                let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+                (name, p.clone(), p.with_extension("ref.txt"))
+            })
+            .collect();
+        found.sort();
+        recordings.extend(found);
     }
-    let total_wrong = rows.iter().filter(|r| r.1).count();
-    eprintln!("threshold  marked  precision  recall");
-    for th in [0.1f32, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7] {
-        let marked: Vec<&(f32, bool)> = rows.iter().filter(|r| r.0 < th).collect();
-        let hits = marked.iter().filter(|r| r.1).count();
+    let cache = common::repo().join("target/mark-calibration");
+    std::fs::create_dir_all(&cache).unwrap();
+    let mut transcriber: Option<WhisperTranscriber> = None;
+    let mut data: Vec<(String, Transcript, Vec<char>, f64)> = Vec::new();
+    for (name, wav, reference) in recordings {
+        let cached = cache.join(format!("{name}.json"));
+        let transcript: Transcript = match std::fs::read(&cached) {
+            Ok(b) => serde_json::from_slice(&b).unwrap(),
+            Err(_) => {
+                let t = transcriber.get_or_insert_with(|| {
+                    WhisperTranscriber::load(
+                        &models.join("ggml-base.bin"),
+                        "base",
+                        AsrConfig::default(),
+                        Arc::new(AtomicBool::new(false)),
+                    )
+                    .unwrap()
+                });
+                let (pcm, _) = gijiroku::audio::load(&wav).unwrap();
+                let speech = gijiroku::vad::detect(
+                    &pcm,
+                    &models.join("ggml-silero-vad.bin"),
+                    &gijiroku::vad::VadConfig::default(),
+                )
+                .unwrap();
+                let segs = t
+                    .transcribe(&pcm, &speech, &gijiroku::types::NoProgress)
+                    .unwrap();
+                let tr = gijiroku::align::attribute(&segs, &[], &|id| id.to_string());
+                std::fs::write(&cached, serde_json::to_vec(&tr).unwrap()).unwrap();
+                tr
+            }
+        };
+        let minutes = transcript
+            .utterances
+            .last()
+            .map_or(0.0, |u| u.span.end.as_secs_f64() / 60.0);
+        let refc: Vec<char> = common::normalize(&std::fs::read_to_string(reference).unwrap())
+            .chars()
+            .collect();
         eprintln!(
-            "{th:>9.1}  {:>6}  {:>8.1}%  {:>5.1}%",
-            marked.len(),
-            100.0 * hits as f64 / marked.len().max(1) as f64,
-            100.0 * hits as f64 / total_wrong.max(1) as f64
+            "{name}: {} utterances, {minutes:.1} min",
+            transcript.utterances.len()
         );
+        data.push((name, transcript, refc, minutes));
+    }
+    eprintln!("threshold  marks/min  marked  precision  recall  marks-with-error");
+    for th in [0.3f32, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7] {
+        let (mut marks, mut minutes) = (0usize, 0.0f64);
+        let (mut chars, mut marked, mut hits, mut wrong_total) = (0usize, 0usize, 0usize, 0usize);
+        let mut good_marks = 0usize;
+        for (_, transcript, refc, mins) in &data {
+            let mut t = transcript.clone();
+            clean::apply(
+                &mut t,
+                &CleanConfig {
+                    mark_threshold: Some(th),
+                    ..CleanConfig::default()
+                },
+            );
+            // Normalised hypothesis chars, each with its marked flag.
+            let mut hyp: Vec<char> = Vec::new();
+            let mut flag: Vec<bool> = Vec::new();
+            // Which mark (numbered across the recording) each hypothesis char is in.
+            let mut mark_of: Vec<Option<usize>> = Vec::new();
+            let first_mark = marks;
+            for u in &t.utterances {
+                for (k, c) in u.text.chars().enumerate() {
+                    let in_mark = u.marks.iter().position(|m| m.start <= k && k < m.end);
+                    for n in common::normalize(&c.to_string()).chars() {
+                        hyp.push(n);
+                        flag.push(in_mark.is_some());
+                        mark_of.push(in_mark.map(|i| marks + i));
+                    }
+                }
+                marks += u.marks.len();
+            }
+            let wrong = align_errors(&hyp, refc);
+            let mut with_error: Vec<usize> = mark_of
+                .iter()
+                .zip(&wrong)
+                .filter_map(|(m, w)| m.filter(|_| *w))
+                .collect();
+            with_error.dedup();
+            good_marks += with_error.len();
+            let _ = first_mark;
+            chars += hyp.len();
+            marked += flag.iter().filter(|f| **f).count();
+            hits += flag.iter().zip(&wrong).filter(|(f, w)| **f && **w).count();
+            wrong_total += wrong.iter().filter(|w| **w).count();
+            minutes += mins;
+        }
+        eprintln!(
+            "{th:>9.2}  {:>9.1}  {:>5.1}%  {:>8.1}%  {:>5.1}%  {:>6.1}%",
+            marks as f64 / minutes.max(1e-9),
+            100.0 * marked as f64 / chars.max(1) as f64,
+            100.0 * hits as f64 / marked.max(1) as f64,
+            100.0 * hits as f64 / wrong_total.max(1) as f64,
+            100.0 * good_marks as f64 / marks.max(1) as f64
+        );
+        if th == 0.3 {
+            eprintln!(
+                "(all text: {chars} characters, {:.1}% wrong)",
+                100.0 * wrong_total as f64 / chars.max(1) as f64
+            );
+        }
     }
 }
 

@@ -837,7 +837,8 @@ async fn screenshot_for_the_readme() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    b.js("document.querySelector('audio').pause(); return true").await;
+    b.js("document.querySelector('audio').pause(); return true")
+        .await;
     b.saved().await;
     let png = b.client.screenshot().await.unwrap();
     std::fs::write(common::repo().join("docs/review.png"), png).unwrap();

@@ -16,7 +16,10 @@
 //! carry their `marks` too. `voices` says how each raw label got its name:
 //! `{"label":"話者2","name":"佐藤委員","how":"call","candidates":[{"name":"佐藤委員","votes":2.0,
 //! "calls":[{"at":61.2,"said":"佐藤委員。"}]}]}` (`how` is `sheet`, `call`, `relabel` or
-//! `unnamed`; an unnamed voice keeps its candidates for the reviewer).
+//! `unnamed`; an unnamed voice keeps its candidates for the reviewer). `audio` names the
+//! recording (`{"path","seconds","bytes","sha256"}`) for `gijiroku review`; segments a
+//! reviewer has checked carry `"reviewed": true`, and `"new_turn": true/false` where the
+//! reviewer split or joined turns (turns carry `reviewed` when all their segments do).
 
 use std::io::{Read, Write};
 

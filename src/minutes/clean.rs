@@ -36,10 +36,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{Mark, Ms, Transcript, Utterance};
 
-/// Default confidence below which a recognised word is marked for review. Chosen by
-/// measurement on the dev set (see `tests/quality.rs`, `mark_threshold_sweep`): at 0.4 a
-/// marked token is wrong more often than right.
-pub const DEFAULT_MARK_THRESHOLD: f32 = 0.4;
+/// Default score (geometric mean of a phrase's letter probabilities) below which a phrase
+/// is marked for review. Chosen on the dev set (`tests/quality.rs`, `mark_calibration`; 64
+/// minutes, 16,529 characters, 13.0% wrong): at 0.5, 51.6% of the marked characters are
+/// wrong and 84% of the marks hold an error, 4.7 marks a minute, 27% of the errors caught.
+/// Per token at 0.4 it was 16 marks a minute and half of the marked words were right.
+pub const DEFAULT_MARK_THRESHOLD: f32 = 0.5;
 /// A pause at least this long after an utterance ends its sentence, in ms.
 pub const SENTENCE_PAUSE: Ms = Ms(1_000);
 
@@ -131,7 +133,7 @@ pub fn apply(t: &mut Transcript, cfg: &CleanConfig) {
         .collect();
     for (u, ends_here) in t.utterances.iter_mut().zip(ends) {
         let raw = u.raw_text.clone().unwrap_or_else(|| u.text.clone());
-        let mut m = Marked::new(&u.text, low_flags(u, cfg.mark_threshold).as_deref());
+        let mut m = Marked::new(&u.text, char_probs(u).as_deref());
         clean(&mut m, cfg.style, &replace);
         if u.open_end {
             // Cut at a speaker change inside the recogniser's sentence: close it only when
@@ -141,7 +143,7 @@ pub fn apply(t: &mut Transcript, cfg: &CleanConfig) {
             end_sentence(&mut m, ends_here);
         }
         u.text = m.text();
-        u.marks = m.marks();
+        u.marks = cfg.mark_threshold.map(|t| m.marks(t)).unwrap_or_default();
         u.raw_text = Some(raw);
     }
     t.utterances
@@ -156,18 +158,17 @@ pub fn clean_text(text: &str, style: Style) -> String {
     m.text()
 }
 
-/// Per-char low-confidence flags of `u.text` from its tokens, when they spell the text.
-fn low_flags(u: &Utterance, threshold: Option<f32>) -> Option<Vec<bool>> {
-    let threshold = threshold?;
+/// Per-char probabilities of `u.text` from its tokens, when they spell the text.
+fn char_probs(u: &Utterance) -> Option<Vec<f32>> {
     let joined: String = u.tokens.iter().map(|t| t.text.as_str()).collect();
     if u.tokens.is_empty() || joined.trim() != u.text {
         return None;
     }
     let lead = joined.chars().take_while(|c| c.is_whitespace()).count();
-    let flags: Vec<bool> = u
+    let flags: Vec<f32> = u
         .tokens
         .iter()
-        .flat_map(|t| std::iter::repeat_n(t.p < threshold, t.text.chars().count()))
+        .flat_map(|t| std::iter::repeat_n(t.p, t.text.chars().count()))
         .skip(lead)
         .take(u.text.chars().count())
         .collect();
@@ -192,16 +193,17 @@ fn clean(m: &mut Marked, style: Style, replace: &Replacements) {
     m.edit(tidy(&m.chars));
 }
 
-/// Text with a low-confidence flag per character, rewritten by [`Edit`]s.
+/// Text with the recogniser's probability per character (1.0 where it is not the
+/// recogniser's: unknown, a correction, inserted punctuation), rewritten by [`Edit`]s.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Marked {
     chars: Vec<char>,
-    low: Vec<bool>,
+    p: Vec<f32>,
 }
 
-/// Replace `chars[start..end]` with `with`. The new characters inherit the low flags of
-/// what they replace when `carry` (same length: one to one; else any of them), and are
-/// unmarked otherwise (a glossary correction, inserted punctuation).
+/// Replace `chars[start..end]` with `with`. The new characters inherit the probabilities
+/// of what they replace when `carry` (same length: one to one; else the least of them),
+/// and are sure otherwise (a glossary correction, inserted punctuation).
 #[derive(Debug, Clone, PartialEq)]
 struct Edit {
     start: usize,
@@ -231,13 +233,13 @@ impl Edit {
 }
 
 impl Marked {
-    fn new(text: &str, low: Option<&[bool]>) -> Marked {
+    fn new(text: &str, p: Option<&[f32]>) -> Marked {
         let chars: Vec<char> = text.chars().collect();
-        let low = match low {
+        let p = match p {
             Some(l) if l.len() == chars.len() => l.to_vec(),
-            _ => vec![false; chars.len()],
+            _ => vec![1.0; chars.len()],
         };
-        Marked { chars, low }
+        Marked { chars, p }
     }
 
     fn text(&self) -> String {
@@ -250,62 +252,115 @@ impl Marked {
             return false;
         }
         let mut chars = Vec::with_capacity(self.chars.len());
-        let mut low = Vec::with_capacity(self.low.len());
+        let mut p = Vec::with_capacity(self.p.len());
         let mut at = 0;
         for e in edits {
             if e.start < at || e.end > self.chars.len() || e.start > e.end {
                 continue; // overlapping or out of range: a rule bug, skip rather than panic
             }
             chars.extend_from_slice(&self.chars[at..e.start]);
-            low.extend_from_slice(&self.low[at..e.start]);
-            let old = &self.low[e.start..e.end];
+            p.extend_from_slice(&self.p[at..e.start]);
+            let old = &self.p[e.start..e.end];
             for (k, c) in e.with.iter().enumerate() {
                 chars.push(*c);
-                low.push(match (e.carry, old.len() == e.with.len()) {
-                    (false, _) => false,
+                p.push(match (e.carry, old.len() == e.with.len()) {
+                    (false, _) => 1.0,
                     (true, true) => old[k],
-                    (true, false) => old.iter().any(|l| *l),
+                    (true, false) => old.iter().copied().fold(1.0, f32::min),
                 });
             }
             at = e.end;
         }
         chars.extend_from_slice(&self.chars[at..]);
-        low.extend_from_slice(&self.low[at..]);
+        p.extend_from_slice(&self.p[at..]);
         let changed = chars != self.chars;
         self.chars = chars;
-        self.low = low;
+        self.p = p;
         changed
     }
 
-    /// Maximal runs of low-confidence characters, trimmed to letters, digits, kana and
-    /// kanji (a doubtful 「、」 is not worth a mark).
-    fn marks(&self) -> Vec<Mark> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        let n = self.chars.len();
-        while i < n {
-            if !self.low[i] {
-                i += 1;
+    /// The phrases to check: every phrase ([`phrases`]) whose least sure letter is below
+    /// `threshold`, trimmed to letters, digits, kana and kanji (a doubtful 「、」 is not worth
+    /// a mark); neighbouring marked phrases make one mark. A listener checks a phrase, not
+    /// a token: one doubtful particle marks 「事業費は」, and five doubtful tokens of one word
+    /// are one mark.
+    fn marks(&self, threshold: f32) -> Vec<Mark> {
+        let mut out: Vec<Mark> = Vec::new();
+        for (s, e) in phrases(&self.chars) {
+            let letters = (s..e).filter(|&i| self.chars[i].is_alphanumeric());
+            // Geometric mean of the letters' probabilities: measured better than the least
+            // one (tests/quality.rs, mark_calibration), which marks long sure phrases for
+            // one doubtful byte.
+            let n = letters.clone().count().max(1) as f32;
+            let score = (letters
+                .clone()
+                .map(|i| self.p[i].max(1e-6).ln())
+                .sum::<f32>()
+                / n)
+                .exp();
+            let (Some(first), Some(last)) = (letters.clone().next(), letters.clone().next_back())
+            else {
+                continue;
+            };
+            if score >= threshold {
                 continue;
             }
-            let mut j = i;
-            while j < n && self.low[j] {
-                j += 1;
+            match out.last_mut() {
+                // Only punctuation or nothing between: one stretch.
+                Some(m)
+                    if self.chars[m.end..first]
+                        .iter()
+                        .all(|c| !c.is_alphanumeric())
+                        && first - m.end <= 1 =>
+                {
+                    m.end = last + 1
+                }
+                _ => out.push(Mark {
+                    start: first,
+                    end: last + 1,
+                }),
             }
-            let (mut s, mut e) = (i, j);
-            while s < e && !self.chars[s].is_alphanumeric() {
-                s += 1;
-            }
-            while e > s && !self.chars[e - 1].is_alphanumeric() {
-                e -= 1;
-            }
-            if s < e {
-                out.push(Mark { start: s, end: e });
-            }
-            i = j;
         }
         out
     }
+}
+
+/// Phrases (文節, roughly): a run of kanji, katakana or Latin letters and digits with the
+/// hiragana after it (「補正予算に」「計上された」「1,250万円で」); punctuation and spaces end a
+/// phrase, and a non-hiragana letter after hiragana starts the next. `[start, end)` char
+/// ranges covering every letter.
+fn phrases(chars: &[char]) -> Vec<(usize, usize)> {
+    let hiragana = |c: char| ('\u{3041}'..='\u{309F}').contains(&c);
+    // A comma or point between digits belongs to the number.
+    let in_number = |i: usize| {
+        matches!(chars[i], ',' | '.' | '，' | '．')
+            && i > 0
+            && chars[i - 1].is_ascii_digit()
+            && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit())
+    };
+    let letter = |i: usize| chars[i].is_alphanumeric() || chars[i] == 'ー' || in_number(i);
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    for i in 0..chars.len() {
+        if !letter(i) {
+            if let Some(s) = start.take() {
+                out.push((s, i));
+            }
+            continue;
+        }
+        if let Some(s) = start {
+            if hiragana(chars[i - 1]) && !hiragana(chars[i]) {
+                out.push((s, i));
+                start = Some(i);
+            }
+        } else {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, chars.len()));
+    }
+    out
 }
 
 // ---- character classes ----
@@ -995,11 +1050,13 @@ mod tests {
         table.insert("総務上任委員会".to_string(), "総務常任委員会".to_string());
         table.insert("上任".to_string(), "常任".to_string());
         let r = Replacements::new(&table);
-        let mut m = Marked::new("総務 上任委員会と上任", Some(&[true; 11]));
+        let mut m = Marked::new("総務 上任委員会と上任", Some(&[0.1; 11]));
         m.edit(r.edits(&m.chars));
         assert_eq!(m.text(), "総務常任委員会と常任");
-        // Corrected words lose their marks; the rest keep them.
-        assert_eq!(m.marks(), vec![Mark { start: 7, end: 8 }]);
+        // Corrected words are sure: 「総務常任委員会と」 keeps only と's doubt (score
+        // 0.1^(1/8) = 0.75), the corrected 常任 after it none.
+        assert!(m.marks(0.5).is_empty());
+        assert_eq!(m.marks(0.8), vec![Mark { start: 0, end: 8 }]);
     }
 
     fn utt(start: u64, end: u64, speaker: &str, tokens: &[(&str, f32)]) -> Utterance {
@@ -1076,7 +1133,7 @@ mod tests {
             t.utterances[0].raw_text.as_deref(),
             Some("えー、本日は議案第15号")
         );
-        // えー was low but is gone; 7年度 and 予算 are marked separately.
+        // えー was low but is gone.
         assert!(t.utterances[0].marks.is_empty());
         let u = &t.utterances[1];
         let marked: Vec<String> = u
@@ -1084,7 +1141,8 @@ mod tests {
             .iter()
             .map(|m| u.text.chars().skip(m.start).take(m.end - m.start).collect())
             .collect();
-        assert_eq!(marked, ["7年度", "予算"]);
+        // 「7年度の」 scores 0.17; 「予算です」 (0.3, 0.3, 0.9, 0.9) 0.52, above the default.
+        assert_eq!(marked, ["7年度の"]);
 
         // Marks off: none at all.
         let mut t2 = Transcript {
@@ -1113,5 +1171,47 @@ mod tests {
         let cfg: CleanConfig = toml::from_str("style = \"verbatim\"").unwrap();
         assert_eq!(cfg.style, Style::Verbatim);
         assert!(toml::from_str::<CleanConfig>("typo = 1").is_err());
+    }
+
+    #[test]
+    fn phrases_are_content_words_with_their_hiragana() {
+        let chars: Vec<char> = "補正予算に計上された事業費は1,250万円で、デジタル化です。"
+            .chars()
+            .collect();
+        let got: Vec<String> = phrases(&chars)
+            .into_iter()
+            .map(|(s, e)| chars[s..e].iter().collect())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "補正予算に",
+                "計上された",
+                "事業費は",
+                "1,250万円で",
+                "デジタル化です"
+            ]
+        );
+    }
+
+    #[test]
+    fn doubtful_phrases_are_marked_whole_and_neighbours_join() {
+        let text = "事業費は1,250万円です。";
+        let shown = |marks: Vec<Mark>| -> Vec<String> {
+            marks
+                .iter()
+                .map(|k| text.chars().skip(k.start).take(k.end - k.start).collect())
+                .collect()
+        };
+        let mut p = vec![0.9f32; text.chars().count()];
+        p[3] = 0.01; // は: (0.9³ × 0.01)^¼ = 0.29
+        assert_eq!(shown(Marked::new(text, Some(&p)).marks(0.5)), ["事業費は"]);
+        // The amount doubtful too: the two phrases are one stretch to check.
+        p[4..11].fill(0.2);
+        assert_eq!(
+            shown(Marked::new(text, Some(&p)).marks(0.5)),
+            ["事業費は1,250万円です"]
+        );
+        assert!(Marked::new(text, Some(&p)).marks(0.1).is_empty());
     }
 }

@@ -1060,23 +1060,26 @@
       seekEl.value = String(audio.currentTime);
     }
   }
-  // Highlights the turn being played; keeps it in view unless the reviewer is busy.
+  // Highlights the turn being played; keeps it in view unless the reviewer is busy (then it
+  // catches up once they have stopped typing or scrolling for a while).
+  let scrollPending = false;
   function updateCurrent(scroll, force) {
     const i = findTurnAt(audio.currentTime);
     const el = i >= 0 ? turnEls[i] : null;
-    if (el === currentEl && !force) return;
-    if (currentEl) currentEl.classList.remove('current');
-    currentEl = el;
-    if (!el) return;
-    el.classList.add('current');
-    if (scroll && !audio.paused) {
-      const now = Date.now();
-      if (now - lastTypedAt < TYPING_QUIET_MS || now - lastWheelAt < TYPING_QUIET_MS) return;
-      if (!inView(el, 40)) {
-        const r = el.getBoundingClientRect();
-        const near = Math.abs(r.top - window.innerHeight / 2) < window.innerHeight * 2;
-        el.scrollIntoView({ block: 'center', behavior: near ? 'smooth' : 'auto' });
-      }
+    if (el !== currentEl || force) {
+      if (currentEl) currentEl.classList.remove('current');
+      currentEl = el;
+      if (el) el.classList.add('current');
+      scrollPending = !!el;
+    }
+    if (!scroll || !scrollPending || !el || audio.paused) return;
+    const now = Date.now();
+    if (now - lastTypedAt < TYPING_QUIET_MS || now - lastWheelAt < TYPING_QUIET_MS) return;
+    scrollPending = false;
+    if (!inView(el, 40)) {
+      const r = el.getBoundingClientRect();
+      const near = Math.abs(r.top - window.innerHeight / 2) < window.innerHeight * 2;
+      el.scrollIntoView({ block: 'center', behavior: near ? 'smooth' : 'auto' });
     }
   }
   audio.addEventListener('timeupdate', () => { updateClock(); updateCurrent(true, false); });
@@ -1524,7 +1527,8 @@
     }
     audioSeconds = (j.audio && num(j.audio.seconds)) || num(doc.audio_seconds);
     const jsonName = str(j.json_name);
-    byId('docname').textContent = jsonName + (j.audio && j.audio.name ? ' ／ ' + j.audio.name : '');
+    const docname = byId('docname');
+    docname.textContent = docname.title = jsonName + (j.audio && j.audio.name ? ' ／ ' + j.audio.name : '');
     document.title = (jsonName ? jsonName + ' — ' : '') + '校正 — gijiroku';
     templateEl.innerHTML = (Array.isArray(j.templates) ? j.templates : [])
       .map((t) => '<option value="' + esc(t.id) + '">' + esc(t.label || t.id) + '</option>').join('');
