@@ -13,17 +13,15 @@ use gijiroku::asr::{AsrConfig, Decoding};
 use gijiroku::diarize::DiarizeConfig;
 use gijiroku::export::{Format, Template};
 use gijiroku::minutes::{CleanConfig, Glossary, MeetingSheet, MinutesConfig};
-use gijiroku::models::ModelStore;
+use gijiroku::models::{ModelStore, DEFAULT_MODEL};
 use gijiroku::pipeline::{self, Config};
 use gijiroku::stream::StreamConfig;
 use gijiroku::types::{Ms, Progress};
 
+mod record;
 mod review;
 mod share;
 mod transcribe;
-
-/// Default Whisper model: the one installable from the package registries.
-const DEFAULT_MODEL: &str = "base";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -72,9 +70,9 @@ pub enum Command {
         json: bool,
     },
     /// List audio input devices and their native formats.
-    Devices(crate::cli_record::DevicesArgs),
+    Devices(record::DevicesArgs),
     /// Record a meeting with live text, then draft its minutes (p: pause, m: marker).
-    Record(crate::cli_record::RecordArgs),
+    Record(record::RecordArgs),
     /// Hand a finished meeting to its attendees: a 復命書 draft each and the 会議録, as a
     /// folder and a zip.
     Share(share::ShareArgs),
@@ -213,7 +211,7 @@ pub fn run(cli: Cli) -> Result<Status> {
             .unwrap_or_else(ModelStore::default_dir),
     );
     match cli.command {
-        Command::Transcribe(ref args) => transcribe::run(&cli, &store, args),
+        Command::Transcribe(ref args) => transcribe::run(&cli, &store, &validate(args)?),
         Command::Models(ref m) => models(&cli, &store, m),
         Command::SheetTemplate => {
             print!("{}", gijiroku::minutes::SHEET_TEMPLATE);
@@ -235,22 +233,68 @@ pub fn run(cli: Cli) -> Result<Status> {
             ref hypothesis,
             json,
         } => der(reference, hypothesis, json),
-        Command::Devices(ref args) => crate::cli_record::devices(args),
-        Command::Record(ref args) => crate::cli_record::record(&cli, &store, args, transcribe::run),
+        Command::Devices(ref args) => record::devices(args),
+        Command::Record(ref args) => record::record(&cli, &store, args),
         Command::Share(ref args) => share::run(args),
         Command::Review(ref args) => review::run(args, cli.quiet),
     }
 }
 
-/// Settings validated once, before any work starts.
-struct Settings {
-    formats: Vec<Format>,
-    template: Template,
-    sheet: Option<MeetingSheet>,
-    config: Config,
+/// What `transcribe` does, validated once before any work starts: from the command line
+/// ([`validate`]) or for a recording just made ([`Settings::for_recording`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Settings {
+    pub inputs: Vec<PathBuf>,
+    pub recursive: bool,
+    pub output: Option<PathBuf>,
+    pub model: String,
+    pub vad: bool,
+    pub diarize: bool,
+    pub force: bool,
+    pub json: bool,
+    pub jobs: usize,
+    pub formats: Vec<Format>,
+    pub template: Template,
+    pub sheet: Option<MeetingSheet>,
+    pub config: Config,
 }
 
-fn validate(args: &TranscribeArgs) -> Result<Settings> {
+impl Settings {
+    /// `transcribe WAV [--model M] [--meeting SHEET] [--force]` with every other choice at
+    /// its default: how `record` drafts the minutes of what it recorded.
+    pub fn for_recording(
+        wav: &Path,
+        model: &str,
+        meeting: Option<&Path>,
+        force: bool,
+    ) -> Result<Settings> {
+        let sheet = meeting.map(MeetingSheet::load).transpose()?;
+        let asr = AsrConfig {
+            initial_prompt: gijiroku::minutes::glossary::prompt(None, None, sheet.as_ref()),
+            ..AsrConfig::default()
+        };
+        Ok(Settings {
+            inputs: vec![wav.to_path_buf()],
+            recursive: false,
+            output: None,
+            model: model.to_string(),
+            vad: true,
+            diarize: true,
+            force,
+            json: false,
+            jobs: 1,
+            formats: Format::DEFAULTS.to_vec(),
+            template: Template::Kaigiroku,
+            sheet,
+            config: Config {
+                asr,
+                ..Config::default()
+            },
+        })
+    }
+}
+
+pub(crate) fn validate(args: &TranscribeArgs) -> Result<Settings> {
     let formats = Format::parse_list(&args.formats).context("--formats")?;
     let template: Template = args.template.parse().context("--template")?;
     template.check().context("--template")?;
@@ -310,6 +354,15 @@ fn validate(args: &TranscribeArgs) -> Result<Settings> {
         bail!("--block-secs {}: must be at least 10", args.block_secs);
     }
     Ok(Settings {
+        inputs: args.inputs.clone(),
+        recursive: args.recursive,
+        output: args.output.clone(),
+        model: args.model.clone(),
+        vad: !args.no_vad,
+        diarize: !args.no_diarize,
+        force: args.force,
+        json: args.json,
+        jobs: args.jobs,
         formats,
         template,
         sheet,
@@ -475,4 +528,33 @@ fn der(reference: &Path, hypothesis: &Path, json: bool) -> Result<Status> {
         }
     }
     Ok(Status::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `record` drafts exactly as `gijiroku transcribe WAV --model M --meeting S --force`.
+    #[test]
+    fn recording_settings_are_transcribe_defaults() {
+        let sheet = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/meeting.toml");
+        let wav = Path::new("録音.wav");
+        let cli = Cli::parse_from([
+            "gijiroku".as_ref(),
+            "transcribe".as_ref(),
+            wav.as_os_str(),
+            "--model".as_ref(),
+            "small".as_ref(),
+            "--meeting".as_ref(),
+            sheet.as_os_str(),
+            "--force".as_ref(),
+        ]);
+        let Command::Transcribe(args) = cli.command else {
+            panic!("not transcribe");
+        };
+        assert_eq!(
+            validate(&args).unwrap(),
+            Settings::for_recording(wav, "small", Some(&sheet), true).unwrap()
+        );
+    }
 }

@@ -1,7 +1,6 @@
 //! `gijiroku` binary: parse arguments, set up logging, run, map the result to an exit code.
 
 mod cli;
-mod cli_record;
 
 use std::process::ExitCode;
 

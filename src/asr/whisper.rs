@@ -29,7 +29,6 @@ use crate::types::{AsrSegment, AsrToken, Ms, Progress, Span};
 const TEMPERATURE_INC: f32 = 0.2;
 const ENTROPY_THOLD: f32 = 2.4;
 const LOGPROB_THOLD: f32 = -1.0;
-const NO_SPEECH_THOLD: f32 = 0.6;
 /// The initial prompt is cut (from its start) to this many tokens: whisper.cpp keeps at
 /// most 223 tokens of context, and a long prompt leaves the decoder less room and invites
 /// it to copy the prompt.
@@ -229,7 +228,7 @@ fn full_params<'a>(cfg: &'a AsrConfig, cancel: &'a Arc<AtomicBool>) -> FullParam
     p.set_temperature_inc(TEMPERATURE_INC);
     p.set_entropy_thold(ENTROPY_THOLD);
     p.set_logprob_thold(LOGPROB_THOLD);
-    p.set_no_speech_thold(NO_SPEECH_THOLD);
+    p.set_no_speech_thold(super::guard::NO_SPEECH_HIGH);
     if let Some(prompt) = cfg.initial_prompt.as_deref().filter(|s| !s.is_empty()) {
         p.set_initial_prompt(prompt);
     }

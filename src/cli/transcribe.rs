@@ -18,7 +18,7 @@ use gijiroku::models::{ModelStore, READINGS_MODEL, SPEAKER_MODEL, VAD_MODEL};
 use gijiroku::pipeline::{self, Engine, Job, Outcome, PipelineError};
 use gijiroku::types::Progress;
 
-use super::{model_display_name, validate, Bar, Cli, Status, TranscribeArgs};
+use super::{model_display_name, Bar, Cli, Settings, Status};
 
 /// Models a run needs, loaded once for every file.
 pub(crate) struct Loaded {
@@ -104,16 +104,22 @@ pub(crate) fn load_models(
     })
 }
 
-/// Sets the Ctrl-C handler: the first press stops the current file (its outputs are never
-/// written) and the run; a second one exits at once.
+/// Watches for Ctrl-C (and SIGTERM) with signal-hook, as `record` and `review` do: the first
+/// stops the current file (its outputs are never written) and the run; a second one exits
+/// at once.
 pub(crate) fn install_interrupt(cancel: Arc<AtomicBool>) -> Result<()> {
-    ctrlc::set_handler(move || {
-        if cancel.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("cannot install the Ctrl-C handler")?;
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\n中断します: 処理中のファイルは出力せずに停止します (press Ctrl-C again to quit at once)…");
         }
-        eprintln!("\n中断します: 処理中のファイルは出力せずに停止します (press Ctrl-C again to quit at once)…");
-    })
-    .context("cannot install the Ctrl-C handler")
+    });
+    Ok(())
 }
 
 /// One JSON line on stdout per event for `--json`: `start`, `file`, `summary`.
@@ -123,9 +129,12 @@ fn emit(json: bool, value: serde_json::Value) {
     }
 }
 
-pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Result<Status> {
-    let settings = validate(args)?;
-    let discovery = batch::discover(&args.inputs, args.recursive, args.output.as_deref());
+pub(crate) fn run(cli: &Cli, store: &ModelStore, settings: &Settings) -> Result<Status> {
+    let discovery = batch::discover(
+        &settings.inputs,
+        settings.recursive,
+        settings.output.as_deref(),
+    );
     let cancel = Arc::new(AtomicBool::new(false));
     install_interrupt(cancel.clone())?;
 
@@ -138,7 +147,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
     if discovery.items.is_empty() {
         // Nothing to work on and the errors say why: a report of nothing would only mislead.
         emit(
-            args.json,
+            settings.json,
             serde_json::json!({"event": "summary", "totals": &report.totals, "report": null}),
         );
         return Ok(Status::Failed);
@@ -152,7 +161,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
             .iter()
             .map(|&f| batch::output_path(&item.input, &item.out_dir, f))
             .collect();
-        match (args.force, batch::freshness(&item.input, &outputs)) {
+        match (settings.force, batch::freshness(&item.input, &outputs)) {
             (false, Freshness::UpToDate) => {
                 display.println(&format!(
                     "{}: 出力は最新です (skipped; --force to redo)",
@@ -169,7 +178,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
                     stages: None,
                 };
                 emit(
-                    args.json,
+                    settings.json,
                     serde_json::json!({"event": "file", "result": &row}),
                 );
                 report.push(row);
@@ -191,16 +200,16 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
             .collect();
         let total_audio: f64 = durations.iter().flatten().sum();
         emit(
-            args.json,
+            settings.json,
             serde_json::json!({"event": "start", "files": todo.len(), "audio_seconds": total_audio}),
         );
         let loaded = load_models(
             store,
-            &args.model,
+            &settings.model,
             settings.config.asr.clone(),
             Needs {
-                vad: !args.no_vad,
-                diarize: !args.no_diarize,
+                vad: settings.vad,
+                diarize: settings.diarize,
                 names: settings.sheet.as_ref().is_some_and(|s| {
                     !(s.attendees.is_empty() && s.explainers.is_empty() && s.secretariat.is_empty())
                 }),
@@ -210,7 +219,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
         )?;
         // Parallel files: one decoder state per worker on the one loaded model, the cores
         // split between them.
-        let jobs = args.jobs.clamp(1, todo.len());
+        let jobs = settings.jobs.clamp(1, todo.len());
         let cores = settings.config.asr.effective_threads();
         let per_job = (cores / jobs).max(1);
         let mut config = settings.config.clone();
@@ -254,7 +263,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
                         config: config.clone(),
                         formats: formats.clone(),
                         template: template.clone(),
-                        force: args.force,
+                        force: settings.force,
                     };
                     loop {
                         if cancel.load(Ordering::SeqCst) {
@@ -334,7 +343,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
                     }
                 };
                 emit(
-                    args.json,
+                    settings.json,
                     serde_json::json!({"event": "file", "result": &row}),
                 );
                 report.push(row);
@@ -348,7 +357,10 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
 
     report.files.sort_by(|a, b| a.file.cmp(&b.file));
     let report_paths = if discovery.is_batch || report.files.len() > 1 {
-        let dir = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
+        let dir = settings
+            .output
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("."));
         Some(report.write(&dir).context("writing the batch report")?)
     } else {
         None
@@ -357,7 +369,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, args: &TranscribeArgs) -> Resul
         print_summary(&display, &report, report_paths.as_ref());
     }
     emit(
-        args.json,
+        settings.json,
         serde_json::json!({"event": "summary", "totals": &report.totals, "report": report_paths}),
     );
     Ok(if interrupted {

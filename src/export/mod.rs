@@ -37,6 +37,9 @@ pub enum Format {
 }
 
 impl Format {
+    /// What `transcribe` writes unless `--formats` says otherwise.
+    pub const DEFAULTS: [Format; 2] = [Format::Docx, Format::Json];
+
     pub const ALL: [Format; 6] = [
         Format::Docx,
         Format::Json,

@@ -181,6 +181,9 @@ pub const SPEAKER_MODEL: &str = "speaker";
 
 /// Name under which the PyPI-built Whisper base is installed.
 pub const BASE_MODEL: &str = "base";
+/// The Whisper model used unless `--model` says otherwise: the one installable from the
+/// package registries.
+pub const DEFAULT_MODEL: &str = BASE_MODEL;
 
 /// Name under which the converted Silero VAD is installed (`ggml-silero-vad.bin`).
 pub const VAD_MODEL: &str = "silero-vad";

@@ -32,7 +32,9 @@ use serde::Serialize;
 use crate::types::Progress;
 use install::Sources;
 
-pub use catalog::{installable, BASE_MODEL, READINGS_MODEL, SPEAKER_MODEL, VAD_MODEL};
+pub use catalog::{
+    installable, BASE_MODEL, DEFAULT_MODEL, READINGS_MODEL, SPEAKER_MODEL, VAD_MODEL,
+};
 /// The header check, for the recogniser's choice of DTW alignment heads.
 pub(crate) use ggml::check_whisper_file;
 pub use quantize::QuantType;

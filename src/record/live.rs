@@ -15,6 +15,7 @@ use crate::audio::{Pcm16kMono, SAMPLE_RATE};
 use crate::types::{Ms, NoProgress, Span};
 
 use super::level::{dbfs, SILENCE_DB};
+use crate::asr::guard::NO_SPEECH_HIGH;
 
 /// A window is decoded once a pause at least this long follows speech, in ms.
 pub const END_PAUSE: Ms = Ms(600);
@@ -31,9 +32,8 @@ const FRAME: usize = 480;
 const SPEECH_OVER_FLOOR_DB: f32 = 12.0;
 /// … and above this absolute level, in dBFS.
 const SPEECH_MIN_DB: f32 = -50.0;
-/// Segments Whisper itself thinks are not speech, or that it is very unsure of, are the
-/// usual hallucinations in pauses; they are not shown.
-const MAX_NO_SPEECH_PROB: f32 = 0.6;
+/// Segments Whisper itself thinks are not speech (the guard's [`NO_SPEECH_HIGH`]), or that
+/// it is very unsure of, are the usual hallucinations in pauses; they are not shown.
 const MIN_CONFIDENCE: f32 = 0.3;
 
 /// Recorded audio handed to the live worker: interleaved native samples that start at
@@ -236,7 +236,7 @@ impl Worker {
             Err(e) => return Err(e.to_string()),
         };
         for s in segments {
-            if s.no_speech_prob > MAX_NO_SPEECH_PROB || s.confidence < MIN_CONFIDENCE {
+            if s.no_speech_prob > NO_SPEECH_HIGH || s.confidence < MIN_CONFIDENCE {
                 continue;
             }
             let text = s.text.trim();

@@ -60,8 +60,9 @@ const ENERGY_MAX_MARGIN_DB: f32 = 12.0;
 /// Energy fallback: and louder than this, in dBFS (so digital silence plus hiss is not
 /// speech).
 const ENERGY_MIN_DB: f32 = -50.0;
-/// Level given to an all-zero frame, in dBFS.
-const SILENCE_DB: f32 = -120.0;
+/// Level given to an all-zero frame, in dBFS (a floor for the logarithm; not the
+/// recorder's "silent input" level, [`crate::record::level::SILENCE_DB`]).
+const ZERO_FRAME_DB: f32 = -120.0;
 
 /// How speech spans are found. All durations are in milliseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -322,9 +323,9 @@ fn energy_spans(levels: &[f32], total: Ms, cfg: &VadConfig) -> Vec<Span> {
 fn frame_db(frame: &[f32]) -> f32 {
     let energy = frame.iter().map(|s| s * s).sum::<f32>() / frame.len().max(1) as f32;
     if energy > 0.0 {
-        (10.0 * energy.log10()).max(SILENCE_DB)
+        (10.0 * energy.log10()).max(ZERO_FRAME_DB)
     } else {
-        SILENCE_DB
+        ZERO_FRAME_DB
     }
 }
 

@@ -3,7 +3,6 @@
 //! the status line and live text — around the library's [`gijiroku::record::Session`].
 //! After a clean stop the WAV goes through the same `transcribe` as any other file.
 
-use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,23 +11,21 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Args, FromArgMatches};
+use clap::Args;
 
 use gijiroku::asr::whisper::WhisperTranscriber;
 use gijiroku::asr::{AsrConfig, Decoding, Transcriber};
 use gijiroku::audio::capture::{self, FormatRange, InputDevice};
 use gijiroku::minutes::MeetingSheet;
-use gijiroku::models::ModelStore;
+use gijiroku::models::{ModelStore, DEFAULT_MODEL};
 use gijiroku::record::{
     self, level, LiveEvent, LiveSetup, RecordConfig, Session, Status as RecStatus,
     TranscriberFactory,
 };
 use gijiroku::types::{Ms, NoProgress};
 
-use crate::cli::{Cli, Status, TranscribeArgs};
+use super::{Cli, Settings, Status};
 
-/// Model for live text and the draft unless `--model` says otherwise (as `transcribe`).
-const DEFAULT_MODEL: &str = "base";
 /// How often keys, live text and the status line are looked at.
 const TICK: Duration = Duration::from_millis(100);
 /// Warn about a silent input after this long (a muted or unplugged microphone).
@@ -149,16 +146,7 @@ enum Stop {
     Fault,
 }
 
-/// `transcribe`'s entry, handed in by `cli::run` so the recording is drafted exactly as
-/// `gijiroku transcribe FILE` would draft it.
-pub type TranscribeFn = fn(&Cli, &ModelStore, &TranscribeArgs) -> Result<Status>;
-
-pub fn record(
-    cli: &Cli,
-    store: &ModelStore,
-    args: &RecordArgs,
-    transcribe: TranscribeFn,
-) -> Result<Status> {
+pub fn record(cli: &Cli, store: &ModelStore, args: &RecordArgs) -> Result<Status> {
     if let Some(path) = &args.recover {
         return recover(path);
     }
@@ -274,7 +262,7 @@ pub fn record(
         }
         return Ok(Status::Ok);
     }
-    transcribe_recording(cli, store, args, &summary.path, transcribe)
+    transcribe_recording(cli, store, args, &summary.path)
 }
 
 fn run_loop(
@@ -363,28 +351,15 @@ fn live_factory(store: ModelStore, model: String, cancel: Arc<AtomicBool>) -> Tr
     })
 }
 
-/// Run the recording through `transcribe` exactly as if the user had typed it.
+/// Drafts the minutes of the recording with `transcribe`'s own settings and run.
 fn transcribe_recording(
     cli: &Cli,
     store: &ModelStore,
     args: &RecordArgs,
     wav: &Path,
-    transcribe: TranscribeFn,
 ) -> Result<Status> {
-    let mut argv: Vec<OsString> = vec!["transcribe".into(), wav.into()];
-    argv.extend(["--model".into(), OsString::from(&args.model)]);
-    if let Some(m) = &args.meeting {
-        argv.extend(["--meeting".into(), m.into()]);
-    }
-    if args.force {
-        argv.push("--force".into());
-    }
-    let cmd = <TranscribeArgs as Args>::augment_args(clap::Command::new("transcribe"));
-    let matches = cmd
-        .try_get_matches_from(argv)
-        .context("building the transcribe arguments")?;
-    let targs = TranscribeArgs::from_arg_matches(&matches)?;
-    transcribe(cli, store, &targs)
+    let settings = Settings::for_recording(wav, &args.model, args.meeting.as_deref(), args.force)?;
+    super::transcribe::run(cli, store, &settings)
 }
 
 fn recover(path: &Path) -> Result<Status> {
