@@ -460,14 +460,12 @@ fn progress(quiet: bool) -> Box<dyn Progress> {
     Box::new(Bar { bar })
 }
 
-impl Progress for Bar {
-    fn start(&self, phase: &str, total: u64) {
+impl Bar {
+    fn begin(&self, phase: &str, total: u64, template: &str) {
         let template = if total == 0 {
             "{spinner} {msg} {elapsed}"
-        } else if phase.contains("ダウンロード") || phase.contains("download") {
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} 残り {eta}"
         } else {
-            "{msg} [{bar:30}] {percent}% 経過 {elapsed} 残り {eta}"
+            template
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             self.bar.set_style(style.progress_chars("=> "));
@@ -475,6 +473,23 @@ impl Progress for Bar {
         self.bar.reset();
         self.bar.set_length(total);
         self.bar.set_message(phase.to_string());
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, phase: &str, total: u64) {
+        self.begin(
+            phase,
+            total,
+            "{msg} [{bar:30}] {percent}% 経過 {elapsed} 残り {eta}",
+        );
+    }
+    fn start_bytes(&self, phase: &str, total: u64) {
+        self.begin(
+            phase,
+            total,
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} 残り {eta}",
+        );
     }
     fn set(&self, pos: u64) {
         self.bar.set_position(pos);

@@ -14,13 +14,16 @@ pub enum OutputError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: {detail}", path.display())]
-    Content { path: PathBuf, detail: String },
+    #[error("{}: {source}", path.display())]
+    Content {
+        path: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Write `path` atomically with the bytes `fill` produces. `fill` errors abort the write
 /// and leave any previous file untouched.
-pub fn write_atomic<E: std::fmt::Display>(
+pub fn write_atomic<E: std::error::Error + Send + Sync + 'static>(
     path: &Path,
     force: bool,
     fill: impl FnOnce(&mut dyn Write) -> Result<(), E>,
@@ -50,7 +53,7 @@ pub fn write_atomic<E: std::fmt::Display>(
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         fill(&mut w).map_err(|e| OutputError::Content {
             path: path.to_path_buf(),
-            detail: e.to_string(),
+            source: e.into(),
         })?;
         w.flush().map_err(io)?;
     }
@@ -159,8 +162,8 @@ mod tests {
         let p = dir.path().join("a.txt");
         std::fs::write(&p, b"old").unwrap();
         let err = write_atomic(&p, true, |w| {
-            w.write_all(b"partial").map_err(|e| e.to_string())?;
-            Err::<(), _>("boom".to_string())
+            w.write_all(b"partial")?;
+            Err::<(), _>(std::io::Error::other("boom"))
         })
         .unwrap_err();
         assert!(err.to_string().contains("boom"));

@@ -42,8 +42,8 @@ pub enum PipelineError {
     Asr { path: PathBuf, source: AsrError },
     #[error(transparent)]
     Output(#[from] OutputError),
-    #[error("{}: invalid settings: {detail}", path.display())]
-    Config { path: PathBuf, detail: String },
+    #[error("{}: invalid settings: {source}", path.display())]
+    Config { path: PathBuf, source: StreamError },
 }
 
 impl PipelineError {
@@ -260,7 +260,7 @@ pub fn run_file(
         crate::export::write_with(&minutes, &transcript, *format, &engine.template, &mut bytes)
             .map_err(|e| OutputError::Content {
                 path: path.clone(),
-                detail: e.to_string(),
+                source: Box::new(e),
             })?;
         rendered.push((path, bytes));
     }
@@ -301,9 +301,9 @@ fn stream_err(path: &Path, e: StreamError) -> PipelineError {
             path: path.to_path_buf(),
             source,
         },
-        StreamError::Block(_) => PipelineError::Config {
+        e @ StreamError::Block(_) => PipelineError::Config {
             path: path.to_path_buf(),
-            detail: e.to_string(),
+            source: e,
         },
     }
 }

@@ -197,8 +197,13 @@ pub const UNKNOWN_SPEAKER: &str = "発言者";
 
 /// Stages report progress through this; the CLI draws it with indicatif.
 pub trait Progress: Send + Sync {
-    /// Start a phase with `total` units (e.g. milliseconds of audio, bytes).
+    /// Start a phase with `total` units (e.g. milliseconds of audio, items).
     fn start(&self, phase: &str, total: u64);
+    /// Start a phase counted in bytes (a download), which a display may show as sizes
+    /// and a rate.
+    fn start_bytes(&self, phase: &str, total: u64) {
+        self.start(phase, total);
+    }
     /// Absolute position within the current phase.
     fn set(&self, pos: u64);
     fn finish(&self);

@@ -72,10 +72,16 @@ impl AsrConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AsrError {
-    #[error("{}: cannot load the Whisper model: {detail}. Reinstall it with `gijiroku models install` or pass --model with an official ggml file", path.display())]
-    ModelLoad { path: PathBuf, detail: String },
-    #[error("speech recognition failed in the window {window}: {detail}")]
-    Decode { window: String, detail: String },
+    #[error("{}: cannot load the Whisper model ({source}). Reinstall it with `gijiroku models install` or pass --model with an official ggml file", path.display())]
+    ModelLoad {
+        path: PathBuf,
+        source: whisper_rs::WhisperError,
+    },
+    #[error("speech recognition failed in the window {window}: {source}")]
+    Decode {
+        window: String,
+        source: whisper_rs::WhisperError,
+    },
     #[error("unknown language code {0:?} (use an ISO 639-1 code such as ja, en, or auto)")]
     Language(String),
     #[error("interrupted")]

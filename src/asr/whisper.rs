@@ -77,10 +77,13 @@ impl WhisperTranscriber {
     /// Another transcriber on the same loaded model (its own decoder state, `threads`
     /// threads), for transcribing files in parallel.
     pub fn fork(&self, threads: usize) -> Result<Self, AsrError> {
-        let state = self.ctx.create_state().map_err(|e| AsrError::ModelLoad {
-            path: self.path.clone(),
-            detail: e.to_string(),
-        })?;
+        let state = self
+            .ctx
+            .create_state()
+            .map_err(|source| AsrError::ModelLoad {
+                path: self.path.clone(),
+                source,
+            })?;
         Ok(WhisperTranscriber {
             state,
             ctx: Arc::clone(&self.ctx),
@@ -112,9 +115,9 @@ impl WhisperTranscriber {
         {
             return Err(AsrError::Language(cfg.language.clone()));
         }
-        let load_err = |detail: String| AsrError::ModelLoad {
+        let load_err = |source| AsrError::ModelLoad {
             path: path.to_path_buf(),
-            detail,
+            source,
         };
         let mut params = WhisperContextParameters::default();
         // Token times from cross-attention (DTW): Whisper's own token times are often a
@@ -127,9 +130,8 @@ impl WhisperTranscriber {
                 ..Default::default()
             });
         }
-        let ctx =
-            WhisperContext::new_with_params(path, params).map_err(|e| load_err(e.to_string()))?;
-        let state = ctx.create_state().map_err(|e| load_err(e.to_string()))?;
+        let ctx = WhisperContext::new_with_params(path, params).map_err(load_err)?;
+        let state = ctx.create_state().map_err(load_err)?;
         let eot = ctx.token_eot();
         let mut cfg = cfg;
         cfg.initial_prompt = cfg
@@ -274,9 +276,9 @@ impl WhisperTranscriber {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(AsrError::Interrupted);
         }
-        res.map_err(|e| AsrError::Decode {
+        res.map_err(|source| AsrError::Decode {
             window: format!("{}-{}", window.start, window.end),
-            detail: e.to_string(),
+            source,
         })?;
         Ok(self.collect(window))
     }

@@ -339,14 +339,12 @@ fn live_factory(store: ModelStore, model: String, cancel: Arc<AtomicBool>) -> Tr
     Box::new(move || {
         let path = store
             .ensure(&model, &NoProgress)
-            .map_err(|e| format!("model `{model}`: {e}"))?;
+            .with_context(|| format!("model `{model}`"))?;
         let cfg = AsrConfig {
             decoding: Decoding::Greedy,
             ..AsrConfig::default()
         };
-        let t = WhisperTranscriber::load(&path, &model, cfg, cancel)
-            .map_err(|e| e.to_string())?
-            .for_live();
+        let t = WhisperTranscriber::load(&path, &model, cfg, cancel)?.for_live();
         Ok(Box::new(t) as Box<dyn Transcriber>)
     })
 }

