@@ -7,7 +7,7 @@
 //! carried across windows without carrying their text). With the guard on, speech of a
 //! window that no segment covers (whisper.cpp sometimes ends a window early, more often
 //! with a prompt) is decoded again on its own without the prompt, and the
-//! [`guard`](super::guard) checks every segment against the speech spans and the prompt.
+//! [`super::guard`] checks every segment against the speech spans and the prompt.
 
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //!    every [`DiarizeConfig::step`] gives, per 16.9 ms frame, which of up to three "local"
 //!    speakers of that window speak (powerset classes, so two at once is a class of its own).
 //!    Each local speaker gets a CAM++ embedding ([`campp`], 3D-Speaker) of the frames where it
-//!    speaks alone (Kaldi fbank, [`fbank`]).
+//!    speaks alone (Kaldi fbank, [`fbank()`]).
 //! 2. **Speakers** ([`cluster`]): the embeddings of local speakers with enough clean speech
 //!    are clustered (centroid linkage, cosine geometry) with a cannot-link between local
 //!    speakers of one window; the count comes from the distance threshold, or is given
@@ -18,7 +18,7 @@
 //! Windows are analysed block by block as the recording is read ([`Evidence::add`]); only
 //! their small summaries (a byte per frame and a 192-d vector per local speaker, ~2 kB per
 //! window) are kept until [`Evidence::turns`] clusters them, so memory stays bounded.
-//! [`der`] scores a result against a reference for tests and measurements.
+//! [`der()`] scores a result against a reference for tests and measurements.
 
 mod campp;
 mod cluster;

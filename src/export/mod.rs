@@ -1,6 +1,6 @@
 //! Renders [`Minutes`] (and, for segment-level formats, the [`Transcript`]) to the output
 //! [`Format`]s: the DOCX 会議録 draft, the JSON contract (readable again with
-//! [`read_json`]), plain text, SRT/VTT subtitles and RTTM speaker turns. [`write`] is the entry point; every
+//! [`read_json`]), plain text, SRT/VTT subtitles and RTTM speaker turns. [`write()`] is the entry point; every
 //! failure is an [`ExportError`]. The DOCX can also be a 復命書, the 要旨 or the office's own
 //! form ([`Template`], [`write_with`]).
 
@@ -137,7 +137,7 @@ pub fn write(
     write_with(minutes, transcript, format, &Template::Kaigiroku, w)
 }
 
-/// [`write`] with the DOCX laid out as `template` (the other formats do not change).
+/// [`write()`] with the DOCX laid out as `template` (the other formats do not change).
 pub fn write_with(
     minutes: &Minutes,
     transcript: &Transcript,

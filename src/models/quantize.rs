@@ -105,7 +105,7 @@ fn copy_exact(r: &mut dyn Read, w: &mut dyn Write, n: u64) -> io::Result<()> {
 }
 
 /// Copies the ggml model in `r` to `w` with 2-D weights quantized to `q`. Errors name what
-/// was malformed; `reason` strings end up in [`ModelError::InvalidGgml`].
+/// was malformed; `reason` strings end up in [`super::ModelError::InvalidGgml`].
 pub(crate) fn quantize(r: &mut dyn Read, w: &mut dyn Write, q: QuantType) -> Result<(), String> {
     let io = |e: io::Error| e.to_string();
     let magic = read_i32(r).map_err(io)? as u32;
