@@ -14,8 +14,8 @@ use gijiroku::diarize::DiarizeConfig;
 use gijiroku::export::{Format, Template};
 use gijiroku::minutes::{CleanConfig, Glossary, MeetingSheet, MinutesConfig};
 use gijiroku::models::{ModelStore, DEFAULT_MODEL};
+use gijiroku::pipeline::StreamConfig;
 use gijiroku::pipeline::{self, Config};
-use gijiroku::stream::StreamConfig;
 use gijiroku::types::{Ms, Progress};
 
 mod record;

@@ -4,7 +4,7 @@
 //! their order: [`audio`] (decode + resample to [`audio::Pcm16kMono`]) → [`vad`] (speech
 //! spans) → [`asr`] (whisper.cpp) and [`diarize`] (who spoke when) → [`align`] (speakers
 //! attached to text) → [`minutes`] (turns, meeting header) → [`export`] (DOCX, JSON, text,
-//! RTTM). [`stream`] feeds long recordings through in blocks. [`models`] installs and locates model files. [`record`] records a meeting live
+//! RTTM). [`pipeline::stream`] feeds long recordings through in blocks. [`models`] installs and locates model files. [`record`] records a meeting live
 //! (crash-safe WAV, live text, markers) before it goes through the same pipeline.
 
 pub mod align;
@@ -20,7 +20,7 @@ pub mod output;
 pub mod pipeline;
 pub mod record;
 pub mod review;
-pub mod stream;
+
 pub mod types;
 pub mod vad;
 
