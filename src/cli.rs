@@ -381,17 +381,6 @@ pub(crate) fn validate(args: &TranscribeArgs) -> Result<Settings> {
     })
 }
 
-/// "base" for a name, the file stem without the ggml- prefix for a path.
-fn model_display_name(spec: &str) -> String {
-    let p = Path::new(spec);
-    if p.extension().is_some_and(|e| e == "bin") || spec.contains('/') {
-        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or(spec);
-        stem.strip_prefix("ggml-").unwrap_or(stem).to_string()
-    } else {
-        spec.to_string()
-    }
-}
-
 fn models(cli: &Cli, store: &ModelStore, cmd: &ModelsCommand) -> Result<Status> {
     match cmd {
         ModelsCommand::List { json } => {

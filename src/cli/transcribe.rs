@@ -11,98 +11,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use gijiroku::asr::whisper::WhisperTranscriber;
 use gijiroku::batch::{self, BatchReport, FileReport, FileStatus, Freshness};
-use gijiroku::diarize::SpeakerModels;
-use gijiroku::models::{ModelStore, READINGS_MODEL, SPEAKER_MODEL, VAD_MODEL};
-use gijiroku::pipeline::{self, Engine, Job, Outcome, PipelineError};
+use gijiroku::models::ModelStore;
+use gijiroku::pipeline::{self, Engine, Job, Models, Needs, Outcome, PipelineError};
 use gijiroku::types::Progress;
 
-use super::{model_display_name, Bar, Cli, Settings, Status};
-
-/// Models a run needs, loaded once for every file.
-pub(crate) struct Loaded {
-    pub transcriber: WhisperTranscriber,
-    pub vad_model: Option<PathBuf>,
-    pub speakers: Option<SpeakerModels>,
-    /// Readings for matching the chair's calls to the sheet's names.
-    pub readings: Option<gijiroku::naming::Readings>,
-}
-
-/// Which optional models a run needs besides Whisper.
-#[derive(Clone, Copy)]
-pub(crate) struct Needs {
-    pub vad: bool,
-    pub diarize: bool,
-    /// The sheet lists people, so the chair's calls can name voices.
-    pub names: bool,
-}
-
-/// Resolves (installing on first use) and loads the Whisper model, the VAD and the speaker
-/// models. A missing VAD falls back to the energy detector; missing speaker models are an
-/// error unless speakers are off.
-pub(crate) fn load_models(
-    store: &ModelStore,
-    model: &str,
-    asr: gijiroku::asr::AsrConfig,
-    needs: Needs,
-    cancel: Arc<AtomicBool>,
-    progress: &dyn Progress,
-) -> Result<Loaded> {
-    let Needs {
-        vad: use_vad,
-        diarize,
-        names,
-    } = needs;
-    let model_path = store
-        .ensure(model, progress)
-        .with_context(|| format!("model `{model}`"))?;
-    let vad_model = if use_vad {
-        match store.ensure(VAD_MODEL, progress) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::warn!("Silero VAD unavailable ({e:#}); using the energy detector");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let speakers = if diarize {
-        let path = store
-            .ensure(SPEAKER_MODEL, progress)
-            .context("speaker models (use --no-diarize to skip speaker turns)")?;
-        Some(SpeakerModels::load(&store.speaker_seg_path(), &path).context("speaker models")?)
-    } else {
-        None
-    };
-    // Without readings, calls still name people whose names are recognised exactly.
-    let readings = if diarize && names {
-        match store
-            .ensure(READINGS_MODEL, progress)
-            .map_err(anyhow::Error::from)
-            .and_then(|p| Ok(gijiroku::naming::Readings::load(&p)?))
-        {
-            Ok(r) => Some(r),
-            Err(e) => {
-                tracing::warn!(
-                    "読み辞書を使えません ({e:#}); 名前は書かれたとおりの呼名だけで照合します"
-                );
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let transcriber =
-        WhisperTranscriber::load(&model_path, &model_display_name(model), asr, cancel)?;
-    Ok(Loaded {
-        transcriber,
-        vad_model,
-        speakers,
-        readings,
-    })
-}
+use super::{Bar, Cli, Settings, Status};
 
 /// Watches for Ctrl-C (and SIGTERM) with signal-hook, as `record` and `review` do: the first
 /// stops the current file (its outputs are never written) and the run; a second one exits
@@ -203,7 +117,7 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, settings: &Settings) -> Result<
             settings.json,
             serde_json::json!({"event": "start", "files": todo.len(), "audio_seconds": total_audio}),
         );
-        let loaded = load_models(
+        let loaded = Models::load(
             store,
             &settings.model,
             settings.config.asr.clone(),

@@ -9,9 +9,11 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 mod blocks;
+mod load;
 mod relabel;
 pub mod stream;
 
+pub use load::{display_name, LoadError, Models, Needs};
 pub(crate) use relabel::set_voice;
 pub use relabel::{parse_relabels, relabel, RelabelError};
 pub use stream::StreamConfig;
