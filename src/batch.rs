@@ -514,3 +514,93 @@ mod tests {
         );
     }
 }
+
+/// The `-j` scheduler: `workers` threads (each with its own state, e.g. a decoder) take
+/// `items` in order, one at a time, until all are taken or `cancel` is set; `done` gets
+/// each result on the calling thread as it arrives, with its item's index and the seconds
+/// it took. A panic in a worker is passed on.
+pub fn schedule<W, T, R>(
+    workers: Vec<W>,
+    items: &[T],
+    cancel: &std::sync::atomic::AtomicBool,
+    work: impl Fn(&mut W, &T) -> R + Sync,
+    mut done: impl FnMut(usize, R, f64),
+) where
+    W: Send,
+    T: Sync,
+    R: Send,
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, R, f64)>();
+    std::thread::scope(|scope| {
+        for mut state in workers {
+            let (tx, next, work) = (tx.clone(), &next, &work);
+            scope.spawn(move || loop {
+                if cancel.load(Ordering::SeqCst) {
+                    break;
+                }
+                let n = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(n) else { break };
+                let t0 = std::time::Instant::now();
+                let result = work(&mut state, item);
+                if tx.send((n, result, t0.elapsed().as_secs_f64())).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (n, result, secs) in rx {
+            done(n, result, secs);
+        }
+    });
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::schedule;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    #[test]
+    fn every_item_once_across_workers() {
+        let items: Vec<u32> = (0..50).collect();
+        let mut seen = vec![0u32; 50];
+        let per_worker = [
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        ];
+        schedule(
+            vec![0usize, 1, 2],
+            &items,
+            &AtomicBool::new(false),
+            |w, item| {
+                per_worker[*w].fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                item * 2
+            },
+            |n, r, _| {
+                assert_eq!(r, items[n] * 2);
+                seen[n] += 1;
+            },
+        );
+        assert!(seen.iter().all(|c| *c == 1), "{seen:?}");
+        let total: usize = per_worker.iter().map(|c| c.load(Ordering::SeqCst)).sum();
+        assert_eq!(total, 50);
+    }
+
+    #[test]
+    fn cancel_stops_taking_items() {
+        let items: Vec<u32> = (0..100).collect();
+        let cancel = AtomicBool::new(false);
+        let mut results = 0;
+        schedule(
+            vec![(), ()],
+            &items,
+            &cancel,
+            |_, _| cancel.store(true, Ordering::SeqCst),
+            |_, _, _| results += 1,
+        );
+        assert!(results <= 2, "{results} items after cancel");
+    }
+}

@@ -4,9 +4,9 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -150,59 +150,39 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, settings: &Settings) -> Result<
                 .collect::<Result<Vec<_>, _>>()?
         };
         display.start_overall(todo.len(), total_audio);
-        let next = AtomicUsize::new(0);
-        let (tx, rx) = mpsc::channel::<(usize, Result<Outcome, PipelineError>, f64)>();
-        std::thread::scope(|scope| {
-            for mut transcriber in transcribers {
-                let bar = display.file_bar();
-                let (tx, next, todo, cancel) = (tx.clone(), &next, &todo, &cancel);
-                let engine_parts = (
-                    &loaded.vad_model,
-                    loaded.speakers.as_ref(),
-                    loaded.readings.as_ref(),
-                    &config,
-                );
-                let (formats, template, sheet) = (
-                    &settings.formats,
-                    &settings.template,
-                    settings.sheet.as_ref(),
-                );
-                scope.spawn(move || {
-                    let (vad_model, speakers, readings, config) = engine_parts;
-                    let mut engine = Engine {
-                        transcriber: &mut transcriber,
-                        vad_model: vad_model.clone(),
-                        speakers,
-                        readings,
-                        config: config.clone(),
-                        formats: formats.clone(),
-                        template: template.clone(),
-                        force: settings.force,
-                    };
-                    loop {
-                        if cancel.load(Ordering::SeqCst) {
-                            break;
-                        }
-                        let n = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(item) = todo.get(n) else { break };
-                        let job = Job {
-                            input: &item.input,
-                            out_dir: &item.out_dir,
-                            sheet,
-                        };
-                        bar.start(&item.input.display().to_string(), 0);
-                        let t0 = Instant::now();
-                        let result = pipeline::run_file(&mut engine, &job, &*bar);
-                        bar.finish();
-                        if tx.send((n, result, t0.elapsed().as_secs_f64())).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(tx);
-            let mut audio_done = 0.0;
-            for (done, (n, result, secs)) in rx.iter().enumerate() {
+        // Each worker: its own decoder and progress bar on the shared models.
+        let workers: Vec<_> = transcribers
+            .into_iter()
+            .map(|t| (t, display.file_bar()))
+            .collect();
+        let mut audio_done = 0.0;
+        let mut done = 0;
+        batch::schedule(
+            workers,
+            &todo,
+            &cancel,
+            |(transcriber, bar), item| {
+                let mut engine = Engine {
+                    transcriber,
+                    vad_model: loaded.vad_model.clone(),
+                    speakers: loaded.speakers.as_ref(),
+                    readings: loaded.readings.as_ref(),
+                    config: config.clone(),
+                    formats: settings.formats.clone(),
+                    template: settings.template.clone(),
+                    force: settings.force,
+                };
+                let job = Job {
+                    input: &item.input,
+                    out_dir: &item.out_dir,
+                    sheet: settings.sheet.as_ref(),
+                };
+                bar.start(&item.input.display().to_string(), 0);
+                let result = pipeline::run_file(&mut engine, &job, &**bar);
+                bar.finish();
+                result
+            },
+            |n, result: Result<Outcome, PipelineError>, secs| {
                 let item = &todo[n];
                 let duration = &durations[n];
                 let row = match result {
@@ -261,9 +241,10 @@ pub(crate) fn run(cli: &Cli, store: &ModelStore, settings: &Settings) -> Result<
                     serde_json::json!({"event": "file", "result": &row}),
                 );
                 report.push(row);
-                display.set_overall(done + 1, audio_done);
-            }
-        });
+                done += 1;
+                display.set_overall(done, audio_done);
+            },
+        );
         // Ctrl-C between files: the workers stopped taking new ones.
         interrupted |= cancel.load(Ordering::SeqCst);
         display.finish_overall();
