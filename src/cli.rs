@@ -296,6 +296,7 @@ impl Settings {
 
 pub(crate) fn validate(args: &TranscribeArgs) -> Result<Settings> {
     let formats = Format::parse_list(&args.formats).context("--formats")?;
+    gijiroku::asr::whisper::check_language(&args.language).context("--language")?;
     let template: Template = args.template.parse().context("--template")?;
     template.check().context("--template")?;
     if args.beam == 0 {

@@ -290,6 +290,7 @@ fn glossary_and_flag_mistakes_are_refused_early() {
     );
     refused(&["--mark-threshold", "0"], &["--mark-threshold", "(got 0)"]);
     refused(&["--style", "tidy"], &["tidy", "verbatim"]);
+    refused(&["--language", "xx"], &["--language", "\"xx\""]);
     refused(
         &["--no-marks", "--mark-style", "highlight"],
         &["--no-marks"],

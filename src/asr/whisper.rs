@@ -29,6 +29,19 @@ use crate::types::{AsrSegment, AsrToken, Ms, Progress, Span};
 const TEMPERATURE_INC: f32 = 0.2;
 const ENTROPY_THOLD: f32 = 2.4;
 const LOGPROB_THOLD: f32 = -1.0;
+/// `auto` or a language code whisper.cpp knows (`ja`, `en` …); checked before any model
+/// is loaded or audio read.
+pub fn check_language(code: &str) -> Result<(), AsrError> {
+    // whisper.cpp's own log line for an unknown code goes through tracing, not stderr.
+    whisper_rs::install_logging_hooks();
+    let plausible = !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase());
+    if code == "auto" || (plausible && whisper_rs::get_lang_id(code).is_some()) {
+        Ok(())
+    } else {
+        Err(AsrError::Language(code.to_string()))
+    }
+}
+
 /// The initial prompt is cut (from its start) to this many tokens: whisper.cpp keeps at
 /// most 223 tokens of context, and a long prompt leaves the decoder less room and invites
 /// it to copy the prompt.
@@ -108,13 +121,7 @@ impl WhisperTranscriber {
         cancel: Arc<AtomicBool>,
     ) -> Result<Self, AsrError> {
         whisper_rs::install_logging_hooks();
-        let plausible =
-            !cfg.language.is_empty() && cfg.language.chars().all(|c| c.is_ascii_lowercase());
-        if cfg.language != "auto"
-            && (!plausible || whisper_rs::get_lang_id(&cfg.language).is_none())
-        {
-            return Err(AsrError::Language(cfg.language.clone()));
-        }
+        check_language(&cfg.language)?;
         let load_err = |source| AsrError::ModelLoad {
             path: path.to_path_buf(),
             source,
