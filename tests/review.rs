@@ -845,3 +845,57 @@ async fn screenshot_for_the_readme() {
     b.close().await;
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_markers_show_between_turns_and_seek() {
+    let (_dir, json) = workspace();
+    let mut doc = read_json(&json);
+    doc["markers"] = serde_json::json!([
+        {"at": 20.0, "label": "窓口の質問"},
+        {"at": 50.0, "label": ""}
+    ]);
+    std::fs::write(&json, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let server = Server::start(&json, &[]);
+    let b = Browser::open().await;
+    b.load(&server.url).await;
+    // Each row sits before the first turn starting at or after it, outside every turn.
+    let rows: Vec<(String, i64)> = serde_json::from_value(
+        b.js("return [...document.querySelectorAll('[data-marker]')].map(m => { let n = m.nextElementSibling; while (n && !n.matches('[data-turn]')) n = n.nextElementSibling; return [m.textContent.trim(), n ? Number(n.dataset.turn) : -1]; })")
+            .await,
+    )
+    .unwrap();
+    let first_after = |at: f64| -> i64 {
+        doc["turns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|t| t["start"].as_f64().unwrap() >= at)
+            .map_or(-1, |i| i as i64)
+    };
+    assert_eq!(
+        rows,
+        [
+            ("◆ 窓口の質問（0:00:20）".to_string(), first_after(20.0)),
+            ("◆ 目印（0:00:50）".to_string(), first_after(50.0)),
+        ]
+    );
+    assert_eq!(
+        b.js("return document.querySelectorAll('[data-turn] [data-marker], [data-marker][data-turn]').length")
+            .await,
+        0
+    );
+    b.client
+        .find(Locator::Css("[data-marker=\"1\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for(
+        "the audio at the marker",
+        "const a = document.querySelector('audio'); return Math.abs(a.currentTime - 50) < 1.0",
+    )
+    .await;
+    b.close().await;
+    drop(server);
+}

@@ -50,6 +50,7 @@
   let turnEls = [];
   let turnStarts = new Float64Array(0);
   let marksFlat = null; // [turn, start, end, …] over all turns, built lazily
+  let markers = []; // doc.markers (read-only) as shown: {i, at, label, el, slot}
   let structureStale = false; // an edit emptied a segment: regroup when the caret leaves
   const domStale = new Set(); // text elements whose <mark>s may no longer match the model
   let rendering = false;
@@ -358,6 +359,63 @@
     return parser.content.firstChild;
   }
 
+  // ---------------------------------------------------------------- markers
+  // Points marked while recording (doc.markers, read-only): a row between turns, where the
+  // exports put them (export::with_markers): before the first turn that starts at or after
+  // the point, in whole milliseconds; after the last turn if none. Not a turn: no data-turn,
+  // not editable, and doc.markers goes back to the server exactly as it came.
+  function readMarkers() {
+    const src = Array.isArray(doc.markers) ? doc.markers : [];
+    const out = [];
+    src.forEach((m, i) => {
+      if (!m || typeof m !== 'object' || typeof m.at !== 'number' || !isFinite(m.at)) return;
+      const label = str(m.label);
+      out.push({ i, at: m.at, ms: toMs(m.at), label: isBlank(label) ? '目印' : label.trim(), el: null, slot: -1 });
+    });
+    // They should come sorted by time; a stable sort keeps the file's order among equals.
+    out.sort((a, b) => a.ms - b.ms || a.i - b.i);
+    return out;
+  }
+  function markerHtml(m) {
+    return '<div class="marker" data-marker="' + m.i + '" title="この目印から再生"><span class="marker-dia" aria-hidden="true">◆</span> ' +
+      '<span class="marker-label">' + esc(m.label) + '</span><span class="marker-time">（' + hms(m.ms / 1000) + '）</span></div>';
+  }
+  // Index of the first turn starting at or after `ms` (turns.length if none).
+  function markerSlot(ms) {
+    let lo = 0, hi = turnStarts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (toMs(turnStarts[mid]) >= ms) hi = mid; else lo = mid + 1;
+    }
+    return lo;
+  }
+  // Moves the marker rows where the turns now put them (after a regroup); a few DOM checks
+  // when nothing moved. Rows stay inside the blocks, with the turn they precede.
+  function placeMarkers() {
+    if (!markers.length) return;
+    const emptied = [];
+    for (let q = markers.length - 1; q >= 0; q--) {
+      const m = markers[q], k = markerSlot(m.ms), nx = markers[q + 1];
+      m.slot = k;
+      if (!m.el) { parser.innerHTML = markerHtml(m); m.el = parser.content.firstChild; }
+      const from = m.el.parentNode;
+      const anchor = nx && nx.slot === k ? nx.el : k < turnEls.length ? turnEls[k] : null;
+      if (anchor) {
+        if (m.el.nextElementSibling === anchor) continue;
+        anchor.parentNode.insertBefore(m.el, anchor);
+      } else {
+        // After the last turn: at the end of its block (or of the last block).
+        let chunk = turnEls.length ? turnEls[turnEls.length - 1].parentNode : list.lastElementChild;
+        if (!chunk) chunk = list.appendChild(newChunk());
+        if (m.el.parentNode === chunk && !m.el.nextElementSibling) continue;
+        chunk.appendChild(m.el);
+      }
+      if (from && from !== m.el.parentNode) emptied.push(from);
+    }
+    for (const c of emptied) if (!c.firstChild && c.parentNode === list) c.remove();
+  }
+  list.addEventListener('mousedown', (e) => { if (e.target.closest('[data-marker]')) e.preventDefault(); });
+
   // The text element is the turn's second child (see turnHtml).
   const textOf = (el) => el.firstChild.nextSibling;
   const textElOfTurn = (ti) => (turnEls[ti] ? textOf(turnEls[ti]) : null);
@@ -365,15 +423,26 @@
   function renderAll() {
     rendering = true;
     turns = computeTurns();
+    turnStarts = Float64Array.from(turns, (t) => t.start);
+    markers = readMarkers();
+    for (const m of markers) m.slot = markerSlot(m.ms);
     const f = document.createDocumentFragment();
     turnEls = new Array(turns.length);
-    for (let i = 0; i < turns.length; i += CHUNK) {
-      const chunk = f.appendChild(newChunk());
-      let html = '';
-      for (let j = i; j < Math.min(i + CHUNK, turns.length); j++) html += turnHtml(turns[j], j);
+    let q = 0; // next marker to draw; each goes in with the block of the turn it precedes
+    for (let i = 0; i < turns.length || (i === 0 && markers.length); i += CHUNK) {
+      const chunk = f.appendChild(newChunk()), end = Math.min(i + CHUNK, turns.length);
+      let html = '', q0 = q;
+      for (let j = i; j < end; j++) {
+        while (q < markers.length && markers[q].slot <= j) html += markerHtml(markers[q++]);
+        html += turnHtml(turns[j], j);
+      }
+      if (end >= turns.length) while (q < markers.length) html += markerHtml(markers[q++]);
       chunk.innerHTML = html;
-      let el = chunk.firstElementChild;
-      for (let j = i; el; j++, el = el.nextElementSibling) turnEls[j] = el;
+      let j = i;
+      for (let el = chunk.firstElementChild; el; el = el.nextElementSibling) {
+        if (el.hasAttribute('data-turn')) turnEls[j++] = el;
+        else markers[q0++].el = el;
+      }
     }
     list.textContent = '';
     list.appendChild(f);
@@ -436,6 +505,7 @@
 
   function afterTurnsChanged() {
     turnStarts = Float64Array.from(turns, (t) => t.start);
+    placeMarkers();
     marksFlat = null;
     byId('empty').hidden = turns.length > 0;
     updateProgress();
@@ -932,6 +1002,12 @@
 
   // ---------------------------------------------------------------- events on turns
   list.addEventListener('click', (e) => {
+    const mk = e.target.closest('[data-marker]');
+    if (mk) {
+      const m = markers.find((x) => x.el === mk);
+      if (m) seekPlay(m.at);
+      return;
+    }
     const turnEl = e.target.closest('[data-turn]');
     if (!turnEl) return;
     const ti = turnIndexOf(turnEl);
