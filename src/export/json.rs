@@ -166,7 +166,7 @@ impl JsonDocument {
                 .collect(),
             meeting: meeting.clone(),
             model: minutes.model.clone(),
-            audio_seconds: minutes.audio_seconds,
+            audio_seconds: secs(minutes.duration),
             turns: minutes.turns.iter().map(turn_entry).collect(),
             labels: transcript
                 .utterances
@@ -197,14 +197,12 @@ impl JsonDocument {
         let transcript = self.transcript();
         let mut cfg = crate::minutes::MinutesConfig::default();
         cfg.clean.mark_style = self.mark_style;
-        let minutes = crate::minutes::Minutes {
-            audio_seconds: self.audio_seconds,
-            ..crate::minutes::draft(&transcript, meeting, &cfg)
-                .with_model(self.model.clone())
-                .with_voices(self.voices.clone())
-                .with_markers(self.markers.clone())
-                .with_source(self.audio.clone())
-        };
+        // The length comes through the transcript (`duration`).
+        let minutes = crate::minutes::draft(&transcript, meeting, &cfg)
+            .with_model(self.model.clone())
+            .with_voices(self.voices.clone())
+            .with_markers(self.markers.clone())
+            .with_source(self.audio.clone());
         (minutes, transcript)
     }
 
@@ -441,6 +439,6 @@ mod tests {
         assert_eq!(again.mark_style, MarkStyle::Highlight);
         assert_eq!(again.markers, m.markers);
         assert_eq!(again.turns, m.turns);
-        assert_eq!(again.audio_seconds, m.audio_seconds);
+        assert_eq!(again.duration, m.duration);
     }
 }

@@ -165,8 +165,8 @@ pub struct Minutes {
     pub turns: Vec<Turn>,
     /// Name of the recognition model (e.g. `base`); set by the pipeline via [`Minutes::with_model`].
     pub model: String,
-    /// Length of the recording in seconds.
-    pub audio_seconds: f64,
+    /// Length of the recording.
+    pub duration: Ms,
     /// How the DOCX shows the turns' marks.
     #[serde(default)]
     pub mark_style: MarkStyle,
@@ -271,7 +271,7 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
         meeting: meeting.clone(),
         turns,
         model: String::new(),
-        audio_seconds: transcript.duration.as_secs_f64(),
+        duration: transcript.duration,
         mark_style: cfg.clean.mark_style,
         voices: Vec::new(),
         markers: Vec::new(),
@@ -391,7 +391,7 @@ mod tests {
         // 6 chars at 0.9, 10 chars at 0.5.
         let expect = (6.0 * 0.9 + 10.0 * 0.5) / 16.0;
         assert!((m.turns[0].confidence - expect).abs() < 1e-6);
-        assert_eq!(m.audio_seconds, 10.0);
+        assert_eq!(m.duration, Ms(10_000));
         assert_eq!(m.model, "");
         assert_eq!(m.with_model("base").model, "base");
     }
