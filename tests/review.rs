@@ -899,3 +899,63 @@ async fn recording_markers_show_between_turns_and_seek() {
     b.close().await;
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unnamed_voice_is_named_from_its_candidates() {
+    let (_dir, json) = workspace();
+    let mut doc = read_json(&json);
+    // The voice of turn 1 as naming leaves it when the calls are not enough: no name, one
+    // candidate with the call behind it.
+    let label = doc["labels"][1].as_str().unwrap().to_string();
+    doc["meeting"]["話者"]
+        .as_object_mut()
+        .unwrap()
+        .remove(&label);
+    doc["voices"] = serde_json::json!([{
+        "label": label, "name": null, "how": "unnamed",
+        "candidates": [{"name": "佐藤委員", "votes": 0.5,
+                        "calls": [{"at": 13.0, "said": "佐藤委員。"}]}]
+    }]);
+    std::fs::write(&json, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let server = Server::start(&json, &[]);
+    let b = Browser::open().await;
+    b.load(&server.url).await;
+    assert_eq!(b.turn_texts().await[1].0, label);
+    b.client
+        .find(Locator::Css("[data-turn=\"1\"] [data-field=speaker]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let menu = b
+        .client
+        .find(Locator::Id("menu"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        menu.contains("候補") && menu.contains("佐藤委員。"),
+        "{menu}"
+    );
+    b.client
+        .find(Locator::Css("#menu button.cand[data-cand=\"佐藤委員\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.saved().await;
+    let saved = read_json(&json);
+    assert_eq!(saved["meeting"]["話者"][&label], "佐藤委員");
+    assert_eq!(saved["turns"][1]["speaker"], "佐藤委員");
+    let voice = &saved["voices"][0];
+    assert_eq!(
+        (voice["name"].as_str(), voice["how"].as_str()),
+        (Some("佐藤委員"), Some("relabel"))
+    );
+    b.close().await;
+    drop(server);
+}

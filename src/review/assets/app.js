@@ -184,6 +184,37 @@
     if (names) for (const k of Object.keys(names)) if (nameOf(k) === name) return k;
     return null;
   }
+  // A display name that is still a raw voice label (話者N): nobody has named that voice yet.
+  function isUnnamed(name) {
+    return /^話者\d+$/.test(name) && nameOf(name) === name;
+  }
+  // doc.voices entries (how each voice got its name) for the labels of a turn's segments.
+  function voicesOf(t) {
+    if (!Array.isArray(doc.voices)) return [];
+    const labels = new Set(t.segs.map((i) => str(doc.labels[i])));
+    return doc.voices.filter((v) => v && typeof v === 'object' && labels.has(v.label));
+  }
+  // The candidate-names section of the speaker menu (empty when there is nothing to offer).
+  function candidatesHtml(t) {
+    const seen = new Set([t.name]);
+    let buttons = '', unnamed = false;
+    for (const v of voicesOf(t)) {
+      if (v.how === 'unnamed' && nameOf(str(v.label)) === str(v.label)) unnamed = true;
+      if (!Array.isArray(v.candidates)) continue;
+      for (const c of v.candidates) {
+        const name = c && typeof c.name === 'string' ? c.name.trim() : '';
+        if (!name || seen.has(name)) continue;
+        seen.add(name);
+        const calls = Array.isArray(c.calls) ? c.calls.filter((x) => x && typeof x === 'object').slice(0, 2) : [];
+        const ev = calls.map((x) => hms(x.at) + '「' + str(x.said) + '」').join(' ');
+        buttons += '<button type="button" class="cand" data-cand="' + esc(name) + '"><span class="cand-name">' + esc(name) +
+          '</span>' + (ev ? '<small class="cand-ev">' + esc(ev) + '</small>' : '') + '</button>';
+      }
+    }
+    const note = unnamed ? '<p class="menu-unnamed">この声の名前は自動では決められませんでした</p>' : '';
+    if (buttons) return '<section class="menu-cands"><h3>候補（議長の呼名から）</h3>' + note + '<div class="cands">' + buttons + '</div></section>';
+    return note ? '<section class="menu-cands">' + note + '</section>' : '';
+  }
   function newLabel() {
     let max = 0;
     for (const l of allLabels()) {
@@ -345,7 +376,8 @@
     }
     text += esc(t.text.slice(pos));
     return '<article class="turn' + (t.reviewed ? ' reviewed' : '') + '" data-turn="' + i + '"><div class="meta">' +
-      '<button type="button" class="spk" data-field="speaker" aria-haspopup="dialog" title="話者メニュー（Alt+K）" style="--hue:' +
+      '<button type="button" class="spk' + (isUnnamed(t.name) ? ' unnamed" title="名前が未確定です。クリックして候補から選べます"' : '" title="話者メニュー（Alt+K）"') +
+      ' data-field="speaker" aria-haspopup="dialog" style="--hue:' +
       hueOf(t.name) + '">' + esc(t.name) + '</button><div class="sub"><button type="button" class="time" tabindex="-1" title="この発言の頭から再生">' +
       hms(t.start) + '</button>' + TPL_TOOLS + '</div></div>' +
       '<div class="text" data-field="text" contenteditable="true" spellcheck="false">' + text + '</div>' +
@@ -927,6 +959,7 @@
       (opts.afterSplit ? '<p class="menu-note">分割しました。新しい発言の話者を選べます（Escで閉じる）。</p>' : '') +
       '<div class="menu-head"><span class="menu-who" style="--hue:' + hueOf(t.name) + '">' + esc(t.name) + '</span>' +
       '<span class="menu-time">' + hms(t.start) + ' からの発言</span></div>' +
+      candidatesHtml(t) +
       '<section><h3>この発言を別の話者に</h3>' +
       (others.length
         ? '<div class="choices">' + others.map((c) =>
@@ -991,6 +1024,12 @@
     const ti = menuTurn;
     const choice = e.target.closest('.choice');
     if (choice) { if (assignTurn(ti, choice.dataset.name) !== false) closeMenu(false); return; }
+    const cand = e.target.closest('.cand');
+    if (cand) {
+      const t = turns[ti], caret = lastCaret;
+      if (t && renameSpeaker(t.name, cand.dataset.cand) !== false) { closeMenu(false); if (caret) restoreCaret(caret); }
+      return;
+    }
     const act = e.target.closest('[data-act]');
     if (!act) return;
     if (act.dataset.act === 'merge') { closeMenu(false); mergeWithPrevious(ti); }
