@@ -18,20 +18,24 @@ use gijiroku::types::Progress;
 
 use super::{Bar, Cli, Settings, Status};
 
-/// Watches for Ctrl-C (and SIGTERM) with signal-hook, as `record` and `review` do: the first
-/// stops the current file (its outputs are never written) and the run; a second one exits
-/// at once.
+/// Ctrl-C (and SIGTERM) through signal-hook's flags, as `record` and `review` do (portable,
+/// unlike its iterator): the first stops the current file (its outputs are never written)
+/// and the run; a second one exits at once.
 pub(crate) fn install_interrupt(cancel: Arc<AtomicBool>) -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .context("cannot install the Ctrl-C handler")?;
+    for sig in [SIGINT, SIGTERM] {
+        // Registered first, so it sees the flag before this signal sets it.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&cancel))
+            .context("cannot install the Ctrl-C handler")?;
+        signal_hook::flag::register(sig, Arc::clone(&cancel))
+            .context("cannot install the Ctrl-C handler")?;
+    }
+    // Says so once, from a thread (nothing is printed inside a signal handler).
     std::thread::spawn(move || {
-        for _ in signals.forever() {
-            if cancel.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\n中断します: 処理中のファイルは出力せずに停止します (press Ctrl-C again to quit at once)…");
+        while !cancel.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(100));
         }
+        eprintln!("\n中断します: 処理中のファイルは出力せずに停止します (press Ctrl-C again to quit at once)…");
     });
     Ok(())
 }
