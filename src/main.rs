@@ -69,22 +69,9 @@ fn main() -> ExitCode {
         Ok(cli::Status::Failed) => ExitCode::from(1),
         Ok(cli::Status::Interrupted) => ExitCode::from(130),
         Err(e) => {
-            eprintln!("error: {}", chain(&e));
+            // Each cause once: many messages quote their cause already.
+            eprintln!("error: {}", gijiroku::types::error_line(e.as_ref()));
             ExitCode::from(1)
         }
     }
-}
-
-/// The error and its causes, `: `-separated, leaving out a cause whose text the message
-/// already holds (many messages quote their cause for readers without `-v`).
-fn chain(e: &anyhow::Error) -> String {
-    let mut msg = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !msg.contains(&c) {
-            msg.push_str(": ");
-            msg.push_str(&c);
-        }
-    }
-    msg
 }

@@ -404,7 +404,6 @@ fn mark_calibration() {
             let mut flag: Vec<bool> = Vec::new();
             // Which mark (numbered across the recording) each hypothesis char is in.
             let mut mark_of: Vec<Option<usize>> = Vec::new();
-            let first_mark = marks;
             for u in &t.utterances {
                 for (k, c) in u.text.chars().enumerate() {
                     let in_mark = u.marks.iter().position(|m| m.start <= k && k < m.end);
@@ -424,7 +423,6 @@ fn mark_calibration() {
                 .collect();
             with_error.dedup();
             good_marks += with_error.len();
-            let _ = first_mark;
             chars += hyp.len();
             marked += flag.iter().filter(|f| **f).count();
             hits += flag.iter().zip(&wrong).filter(|(f, w)| **f && **w).count();

@@ -181,6 +181,17 @@ impl Browser {
         }
     }
 
+    /// Clicks the element `css` selects.
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
     async fn save_state(&self) -> String {
         self.js("return document.querySelector('[data-field=save-state]').textContent")
             .await
@@ -256,13 +267,7 @@ fn json_turns(doc: &Value) -> Vec<(String, String)> {
 }
 
 fn docx_xml(path: &Path) -> String {
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
-    let mut xml = String::new();
-    zip.by_name("word/document.xml")
-        .unwrap()
-        .read_to_string(&mut xml)
-        .unwrap();
-    xml
+    common::docx_part_xml(path, "word/document.xml")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,13 +290,7 @@ async fn page_shows_every_turn_and_a_click_plays_from_there() {
         turn["start"].as_f64().unwrap(),
         turn["end"].as_f64().unwrap(),
     );
-    b.client
-        .find(Locator::Css("[data-turn=\"3\"] [data-field=text]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("[data-turn=\"3\"] [data-field=text]").await;
     b.wait_for(
         "the audio to seek",
         &format!("const a = document.querySelector('audio'); return a.currentTime >= {} && a.currentTime <= {};", start - 0.2, end + 0.5),
@@ -352,13 +351,7 @@ async fn an_edit_survives_save_and_reload_and_reaches_the_docx() {
     );
 
     // Export the 会議録 from the page: written beside the JSON.
-    b.client
-        .find(Locator::Id("export"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#export").await;
     let docx = dir.path().join("会議.docx");
     let deadline = Instant::now() + Duration::from_secs(15);
     while !docx.is_file() {
@@ -417,13 +410,7 @@ async fn split_rename_and_merge_reach_the_json() {
     assert_eq!(doc["turns"][1]["speaker"], "委員長");
 
     // Merge it back with Alt+Backspace from inside the new turn.
-    b.client
-        .find(Locator::Css("[data-turn=\"1\"] [data-field=text]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("[data-turn=\"1\"] [data-field=text]").await;
     b.keys(&[key(Key::Alt), key(Key::Backspace)]).await;
     b.saved().await;
     let doc = read_json(&json);
@@ -549,17 +536,23 @@ fn refuses_without_token_and_listens_on_loopback_only() {
     drop(server);
 }
 
+/// `gijiroku review JSON EXTRA…` that must fail: its stderr.
+fn review_refused(json: &Path, extra: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_gijiroku"))
+        .args(["review", "--no-browser"])
+        .args(extra)
+        .arg(json)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "review started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn missing_or_different_audio_is_a_clear_error() {
     let (dir, json) = workspace();
     std::fs::rename(dir.path().join("会議.wav"), dir.path().join("別名.wav")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gijiroku"))
-        .args(["review", "--no-browser"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = review_refused(&json, &[]);
     assert!(
         err.contains("会議.wav") && err.contains("録音が見つかりません"),
         "{err}"
@@ -567,14 +560,7 @@ fn missing_or_different_audio_is_a_clear_error() {
 
     // Another recording of another length, given with --audio: refused, naming it.
     let other = common::sample("multi.wav");
-    let out = Command::new(env!("CARGO_BIN_EXE_gijiroku"))
-        .args(["review", "--no-browser", "--audio"])
-        .arg(&other)
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = review_refused(&json, &["--audio".as_ref(), other.as_os_str()]);
     assert!(err.contains("multi.wav") && err.contains("違う"), "{err}");
 
     // The moved recording given with --audio is accepted (same bytes).
@@ -613,29 +599,18 @@ async fn rename_reassign_reviewed_and_header_reach_the_json_and_share() {
     let b = Browser::open().await;
     b.load(&server.url).await;
     let n = b.turn_texts().await.len();
-    let click = |css: String| {
-        let c = b.client.clone();
-        async move {
-            c.find(Locator::Css(&css))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap()
-        }
-    };
 
     // Give turn 7 (総務課長 「ありません。」) to 佐藤委員 from the speaker menu.
     assert_eq!(b.turn_texts().await[7].0, "総務課長");
-    click("[data-turn=\"7\"] [data-field=speaker]".into()).await;
-    click("#menu .choice[data-name=\"佐藤委員\"]".into()).await;
+    b.click("[data-turn=\"7\"] [data-field=speaker]").await;
+    b.click("#menu .choice[data-name=\"佐藤委員\"]").await;
     b.saved().await;
     let doc = read_json(&json);
     assert_eq!(doc["turns"][7]["speaker"], "佐藤委員");
     assert_eq!(json_turns(&doc).len(), n);
 
     // Rename 委員長 everywhere.
-    click("[data-turn=\"0\"] [data-field=speaker]".into()).await;
+    b.click("[data-turn=\"0\"] [data-field=speaker]").await;
     let input = b
         .client
         .find(Locator::Css("#menu [data-form=rename] input"))
@@ -643,7 +618,7 @@ async fn rename_reassign_reviewed_and_header_reach_the_json_and_share() {
         .unwrap();
     input.clear().await.unwrap();
     input.send_keys("議長").await.unwrap();
-    click("#menu [data-form=rename] button".into()).await;
+    b.click("#menu [data-form=rename] button").await;
     b.saved().await;
     let doc = read_json(&json);
     let chair: Vec<&str> = json_turns(&doc)
@@ -669,12 +644,12 @@ async fn rename_reassign_reviewed_and_header_reach_the_json_and_share() {
     assert_eq!(voice["how"], "relabel");
 
     // Mark turn 0 確認済み.
-    click("[data-turn=\"0\"] .rev-box".into()).await;
+    b.click("[data-turn=\"0\"] .rev-box").await;
     b.saved().await;
     assert_eq!(read_json(&json)["turns"][0]["reviewed"], true);
 
     // The header: 会議名.
-    click("#meeting-panel summary".into()).await;
+    b.click("#meeting-panel summary").await;
     let title = b
         .client
         .find(Locator::Css("[data-m=\"会議名\"]"))
@@ -822,20 +797,8 @@ async fn screenshot_for_the_readme() {
     b.client.set_window_size(1200, 760).await.unwrap();
     b.load(&server.url).await;
     // A reviewed turn, the audio playing in turn 3.
-    b.client
-        .find(Locator::Css("[data-turn=\"0\"] .rev-box"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.client
-        .find(Locator::Css("[data-turn=\"3\"] [data-field=text]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("[data-turn=\"0\"] .rev-box").await;
+    b.click("[data-turn=\"3\"] [data-field=text]").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     b.js("document.querySelector('audio').pause(); return true")
         .await;
@@ -884,13 +847,7 @@ async fn recording_markers_show_between_turns_and_seek() {
             .await,
         0
     );
-    b.client
-        .find(Locator::Css("[data-marker=\"1\"]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("[data-marker=\"1\"]").await;
     b.wait_for(
         "the audio at the marker",
         "const a = document.querySelector('audio'); return Math.abs(a.currentTime - 50) < 1.0",
@@ -921,13 +878,7 @@ async fn an_unnamed_voice_is_named_from_its_candidates() {
     let b = Browser::open().await;
     b.load(&server.url).await;
     assert_eq!(b.turn_texts().await[1].0, label);
-    b.client
-        .find(Locator::Css("[data-turn=\"1\"] [data-field=speaker]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("[data-turn=\"1\"] [data-field=speaker]").await;
     let menu = b
         .client
         .find(Locator::Id("menu"))
@@ -940,13 +891,7 @@ async fn an_unnamed_voice_is_named_from_its_candidates() {
         menu.contains("候補") && menu.contains("佐藤委員。"),
         "{menu}"
     );
-    b.client
-        .find(Locator::Css("#menu button.cand[data-cand=\"佐藤委員\"]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#menu button.cand[data-cand=\"佐藤委員\"]").await;
     b.saved().await;
     let saved = read_json(&json);
     assert_eq!(saved["meeting"]["話者"][&label], "佐藤委員");

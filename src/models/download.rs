@@ -79,7 +79,7 @@ impl Hasher {
             Hasher::Sha256(h) => sha2::Digest::finalize(h).to_vec(),
             Hasher::Sha1(h) => sha1::Digest::finalize(h).to_vec(),
         };
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        crate::types::hex(&bytes)
     }
 }
 

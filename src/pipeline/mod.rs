@@ -339,6 +339,15 @@ mod tests {
         path
     }
 
+    /// The recording drafted beside itself, without a sheet.
+    fn job_in<'a>(wav: &'a Path, dir: &'a Path) -> Job<'a> {
+        Job {
+            input: wav,
+            out_dir: dir,
+            sheet: None,
+        }
+    }
+
     fn engine<'a>(fake: &'a mut Fake, force: bool) -> Engine<'a> {
         Engine {
             transcriber: fake,
@@ -357,11 +366,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let wav = recording(dir.path());
         let mut fake = Fake::new();
-        let job = Job {
-            input: &wav,
-            out_dir: dir.path(),
-            sheet: None,
-        };
+        let job = job_in(&wav, dir.path());
         let out = run_file(&mut engine(&mut fake, false), &job, &Forward::default()).unwrap();
         assert_eq!(out.outputs.len(), 3);
         assert_eq!(out.segments, 3, "one utterance per burst");
@@ -393,11 +398,7 @@ mod tests {
         let wav = recording(dir.path());
         std::fs::write(dir.path().join("会議.txt"), "前の版").unwrap();
         let mut fake = Fake::new();
-        let job = Job {
-            input: &wav,
-            out_dir: dir.path(),
-            sheet: None,
-        };
+        let job = job_in(&wav, dir.path());
         let err = run_file(&mut engine(&mut fake, false), &job, &Forward::default()).unwrap_err();
         assert!(matches!(
             err,
@@ -422,11 +423,7 @@ mod tests {
         let wav = recording(dir.path());
         let mut fake = Fake::new();
         fake.interrupted = true;
-        let job = Job {
-            input: &wav,
-            out_dir: dir.path(),
-            sheet: None,
-        };
+        let job = job_in(&wav, dir.path());
         let err = run_file(&mut engine(&mut fake, false), &job, &Forward::default()).unwrap_err();
         assert!(err.is_interrupted());
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
@@ -438,11 +435,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let wav = recording(dir.path());
         let mut fake = Fake::new();
-        let job = Job {
-            input: &wav,
-            out_dir: dir.path(),
-            sheet: None,
-        };
+        let job = job_in(&wav, dir.path());
         run_file(&mut engine(&mut fake, false), &job, &Forward::default()).unwrap();
         let json = dir.path().join("会議.json");
         let names = parse_relabels(&["発言者=説明員".to_string()]).unwrap();

@@ -65,21 +65,6 @@ pub type TranscriberFactory = Box<
         + 'static,
 >;
 
-/// An error and its causes as one line, for the status display.
-fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        cause = c.source();
-    }
-    line
-}
-
 /// Start the worker. It ends when `chunks` closes or `cancel` is set.
 pub(crate) fn spawn(
     rate: u32,
@@ -95,7 +80,7 @@ pub(crate) fn spawn(
             let mut transcriber = match factory() {
                 Ok(t) => t,
                 Err(e) => {
-                    let _ = events.send(LiveEvent::Failed(error_line(&*e)));
+                    let _ = events.send(LiveEvent::Failed(crate::types::error_line(&*e)));
                     return;
                 }
             };

@@ -147,7 +147,7 @@ fn new_token() -> String {
     let mut bytes = [0u8; 32];
     // Without an entropy source nothing here is safe to serve; the OS always has one.
     getrandom::fill(&mut bytes).expect("the operating system's random source");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::types::hex(&bytes)
 }
 
 /// Audio extensions tried beside the JSON when it names no recording.

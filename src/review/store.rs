@@ -125,12 +125,7 @@ pub fn export_path(json: &Path, template: &Template) -> PathBuf {
 }
 
 fn revision_of(bytes: &[u8]) -> Revision {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::types::sha256_hex(bytes)
 }
 
 /// The page's edit made whole: checked, then drafted again so `turns`, the display names
