@@ -8,7 +8,7 @@
 //! minutes stage.
 
 use crate::types::{
-    AsrSegment, AsrToken, Ms, Span, SpeakerId, SpeakerTurn, Transcript, Utterance, UNKNOWN_SPEAKER,
+    AsrSegment, AsrToken, Ms, Span, Speaker, SpeakerId, SpeakerTurn, Transcript, Utterance,
 };
 
 /// A speaker must hold at least this much of a segment to get a part of it; shorter
@@ -23,12 +23,8 @@ const CUT_PAUSE: Ms = Ms(200);
 /// Builds the transcript: every segment gets the speaker with most of the floor over it
 /// (or the nearest turn's when none overlaps); segments spanning a change are split at the
 /// phrase boundary nearest to it. With no turns at all every utterance is
-/// [`UNKNOWN_SPEAKER`].
-pub fn attribute(
-    segments: &[AsrSegment],
-    turns: &[SpeakerTurn],
-    names: &dyn Fn(SpeakerId) -> String,
-) -> Transcript {
+/// [`Speaker::Unknown`].
+pub fn attribute(segments: &[AsrSegment], turns: &[SpeakerTurn]) -> Transcript {
     let mut sorted: Vec<&SpeakerTurn> = turns.iter().filter(|t| !t.span.is_empty()).collect();
     sorted.sort_by_key(|t| (t.span.start, t.span.end));
     let floor = floor_holders(&sorted);
@@ -36,7 +32,7 @@ pub fn attribute(
     let mut utterances = Vec::with_capacity(segments.len());
     for seg in segments {
         if floor.is_empty() {
-            utterances.push(whole(seg, UNKNOWN_SPEAKER.to_string()));
+            utterances.push(whole(seg, Speaker::Unknown));
             continue;
         }
         let pieces = speaker_pieces(seg.span, &floor);
@@ -55,7 +51,7 @@ pub fn attribute(
                         part.tokens.iter().map(|t| t.p).sum::<f32>() / part.tokens.len() as f32;
                     Utterance {
                         span: part.span,
-                        speaker: names(part.speaker),
+                        speaker: Speaker::Voice(part.speaker),
                         text,
                         confidence,
                         tokens: part.tokens,
@@ -70,7 +66,7 @@ pub fn attribute(
             }
         }
         let speaker = majority(seg.span, &floor).unwrap_or_else(|| nearest(seg.span, &floor));
-        utterances.push(whole(seg, names(speaker)));
+        utterances.push(whole(seg, Speaker::Voice(speaker)));
     }
     let end = segments
         .iter()
@@ -85,7 +81,7 @@ pub fn attribute(
     }
 }
 
-fn whole(seg: &AsrSegment, speaker: String) -> Utterance {
+fn whole(seg: &AsrSegment, speaker: Speaker) -> Utterance {
     Utterance {
         span: seg.span,
         speaker,
@@ -315,15 +311,15 @@ mod tests {
         }
     }
 
+    fn v(id: u32) -> Speaker {
+        Speaker::Voice(SpeakerId(id))
+    }
+
     fn turn(s: u64, e: u64, id: u32) -> SpeakerTurn {
         SpeakerTurn {
             span: Span::new(Ms(s), Ms(e)),
             speaker: SpeakerId(id),
         }
-    }
-
-    fn names(id: SpeakerId) -> String {
-        id.to_string()
     }
 
     #[test]
@@ -334,7 +330,7 @@ mod tests {
         ];
         // Speaker 2 holds only 400 ms of the first segment: jitter, not a change.
         let turns = [turn(0, 2600, 1), turn(2600, 6000, 2)];
-        let t = attribute(&segments, &turns, &names);
+        let t = attribute(&segments, &turns);
         assert_eq!(t.utterances.len(), 2);
         assert_eq!(t.utterances[0].speaker, "話者1");
         assert_eq!(t.utterances[0].text, "はい");
@@ -357,17 +353,14 @@ mod tests {
         let segments = [seg(0, 4200, tokens)];
         // The change is at 2650 ms, nearest token boundary: "質問" starting at 2700.
         let turns = [turn(0, 2600, 1), turn(2700, 5000, 2)];
-        let t = attribute(&segments, &turns, &names);
+        let t = attribute(&segments, &turns);
         assert_eq!(t.utterances.len(), 2);
         let (a, b) = (&t.utterances[0], &t.utterances[1]);
         assert_eq!(
-            (a.speaker.as_str(), a.text.as_str()),
-            ("話者1", "本日は以上です。")
+            (a.speaker.clone(), a.text.as_str()),
+            (v(1), "本日は以上です。")
         );
-        assert_eq!(
-            (b.speaker.as_str(), b.text.as_str()),
-            ("話者2", "質問します")
-        );
+        assert_eq!((b.speaker.clone(), b.text.as_str()), (v(2), "質問します"));
         assert_eq!(
             (a.span, b.span),
             (Span::new(Ms(0), Ms(2700)), Span::new(Ms(2700), Ms(4200)))
@@ -391,18 +384,18 @@ mod tests {
             .collect();
         let segments = [seg(0, 6000, tokens)];
         let turns = [turn(0, 2000, 1), turn(2000, 4000, 2), turn(4000, 6000, 1)];
-        let t = attribute(&segments, &turns, &names);
-        let got: Vec<(&str, &str, bool)> = t
+        let t = attribute(&segments, &turns);
+        let got: Vec<(Speaker, &str, bool)> = t
             .utterances
             .iter()
-            .map(|u| (u.speaker.as_str(), u.text.as_str(), u.open_end))
+            .map(|u| (u.speaker.clone(), u.text.as_str(), u.open_end))
             .collect();
         assert_eq!(
             got,
             [
-                ("話者1", "t0t1t2t3。", false),
-                ("話者2", "t4t5t6t7。", false),
-                ("話者1", "t8t9t10t11。", false)
+                (v(1), "t0t1t2t3。", false),
+                (v(2), "t4t5t6t7。", false),
+                (v(1), "t8t9t10t11。", false)
             ]
         );
     }
@@ -420,7 +413,7 @@ mod tests {
         ];
         let segments = [seg(0, 3000, tokens)];
         let turns = [turn(0, 1000, 1), turn(1000, 3000, 2)];
-        let t = attribute(&segments, &turns, &names);
+        let t = attribute(&segments, &turns);
         assert_eq!(t.utterances.len(), 1);
         assert_eq!(t.utterances[0].speaker, "話者2");
         assert_eq!(t.utterances[0].text, "説明資料です");
@@ -437,15 +430,15 @@ mod tests {
         ];
         let segments = [seg(0, 3000, tokens)];
         let turns = [turn(0, 1100, 1), turn(1100, 3000, 2)];
-        let t = attribute(&segments, &turns, &names);
-        let got: Vec<(&str, &str, bool)> = t
+        let t = attribute(&segments, &turns);
+        let got: Vec<(Speaker, &str, bool)> = t
             .utterances
             .iter()
-            .map(|u| (u.speaker.as_str(), u.text.as_str(), u.open_end))
+            .map(|u| (u.speaker.clone(), u.text.as_str(), u.open_end))
             .collect();
         assert_eq!(
             got,
-            [("話者1", "資料の", true), ("話者2", "3ページを開き", false)]
+            [(v(1), "資料の", true), (v(2), "3ページを開き", false)]
         );
         assert!(!word_boundary("資", "料") && !word_boundary("開", "き"));
     }
@@ -461,17 +454,17 @@ mod tests {
         ];
         let segments = [seg(0, 3600, tokens)];
         let turns = [turn(0, 1600, 1), turn(1800, 3600, 2)];
-        let t = attribute(&segments, &turns, &names);
-        let got: Vec<(&str, &str, bool)> = t
+        let t = attribute(&segments, &turns);
+        let got: Vec<(Speaker, &str, bool)> = t
             .utterances
             .iter()
-            .map(|u| (u.speaker.as_str(), u.text.as_str(), u.open_end))
+            .map(|u| (u.speaker.clone(), u.text.as_str(), u.open_end))
             .collect();
         assert_eq!(
             got,
             [
-                ("話者1", "それでは説明", true),
-                ("話者2", "はいお願いします", false)
+                (v(1), "それでは説明", true),
+                (v(2), "はいお願いします", false)
             ]
         );
     }
@@ -487,7 +480,7 @@ mod tests {
         let segments = [seg(0, 5000, tokens)];
         // Speaker 2 says 「はい」 for 0.9 s on top of speaker 1, right at the 「。」.
         let turns = [turn(0, 5000, 1), turn(2700, 3600, 2)];
-        let t = attribute(&segments, &turns, &names);
+        let t = attribute(&segments, &turns);
         assert_eq!(t.utterances.len(), 1);
         assert_eq!(t.utterances[0].speaker, "話者1");
         assert_eq!(t.speaker_turns.len(), 2, "RTTM and JSON keep both turns");
@@ -497,11 +490,11 @@ mod tests {
     fn no_overlap_takes_the_nearest_turn_and_no_turns_is_unknown() {
         let segments = [seg(10_000, 11_000, vec![]), seg(0, 500, vec![])];
         let turns = [turn(1000, 2000, 1), turn(12_000, 13_000, 2)];
-        let t = attribute(&segments, &turns, &names);
+        let t = attribute(&segments, &turns);
         assert_eq!(t.utterances[0].speaker, "話者2");
         assert_eq!(t.utterances[1].speaker, "話者1");
-        let t = attribute(&segments, &[], &names);
-        assert!(t.utterances.iter().all(|u| u.speaker == UNKNOWN_SPEAKER));
+        let t = attribute(&segments, &[]);
+        assert!(t.utterances.iter().all(|u| u.speaker == Speaker::Unknown));
         assert_eq!(t.utterances.len(), 2);
     }
 
@@ -513,7 +506,7 @@ mod tests {
             vec![tok("ありがとうございました", 0, 3000, 0.9)],
         )];
         let turns = [turn(0, 1500, 1), turn(1500, 3000, 2)];
-        let t = attribute(&segments, &turns, &names);
+        let t = attribute(&segments, &turns);
         assert_eq!(t.utterances.len(), 1);
         assert_eq!(t.utterances[0].text, "ありがとうございました");
     }

@@ -136,6 +136,88 @@ impl fmt::Display for SpeakerId {
     }
 }
 
+/// Who an utterance is attributed to, until the minutes apply the meeting's names
+/// ([`crate::minutes::Meeting::display_name`]). Written as its label: 発言者, 話者N, or the name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Speaker {
+    /// Speakers were not told apart (diarization off or nothing found): 発言者.
+    Unknown,
+    /// A voice diarization found: 話者N.
+    Voice(SpeakerId),
+    /// A name written where a label belongs (a hand-edited JSON, a reviewer's new speaker).
+    Named(String),
+}
+
+impl Speaker {
+    /// Reads a label back: 発言者, 話者N (N ≥ 1, as written by [`SpeakerId`]) or a name.
+    pub fn from_label(label: &str) -> Speaker {
+        if label == UNKNOWN_SPEAKER {
+            return Speaker::Unknown;
+        }
+        match label
+            .strip_prefix("話者")
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            Some(n) if n >= 1 && SpeakerId(n).to_string() == label => Speaker::Voice(SpeakerId(n)),
+            _ => Speaker::Named(label.to_string()),
+        }
+    }
+
+    /// The label as written in the JSON and looked up in the sheet's names.
+    pub fn label(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Speaker::Unknown => UNKNOWN_SPEAKER.into(),
+            Speaker::Voice(id) => id.to_string().into(),
+            Speaker::Named(name) => name.as_str().into(),
+        }
+    }
+
+    /// The voice, when diarization found one.
+    pub fn voice(&self) -> Option<SpeakerId> {
+        match self {
+            Speaker::Voice(id) => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Speaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+/// Compares with a label (`speaker == "話者1"`).
+impl PartialEq<&str> for Speaker {
+    fn eq(&self, label: &&str) -> bool {
+        self.label() == *label
+    }
+}
+
+impl From<&str> for Speaker {
+    fn from(label: &str) -> Speaker {
+        Speaker::from_label(label)
+    }
+}
+
+impl From<SpeakerId> for Speaker {
+    fn from(id: SpeakerId) -> Speaker {
+        Speaker::Voice(id)
+    }
+}
+
+impl Serialize for Speaker {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.label())
+    }
+}
+
+impl<'de> Deserialize<'de> for Speaker {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Speaker, D::Error> {
+        Ok(Speaker::from_label(&String::deserialize(d)?))
+    }
+}
+
 /// Who spoke when (the output of diarization).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpeakerTurn {
@@ -147,8 +229,8 @@ pub struct SpeakerTurn {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Utterance {
     pub span: Span,
-    /// Display name of the speaker (発言者 when speakers are not known).
-    pub speaker: String,
+    /// Who said it; names are applied when the minutes are drafted.
+    pub speaker: Speaker,
     pub text: String,
     pub confidence: f32,
     #[serde(default)]
@@ -239,6 +321,42 @@ mod tests {
         assert_eq!(a.overlap(&Span::new(Ms(1000), Ms(1200))), Ms(0));
         assert_eq!(SpeakerId(2).to_string(), "話者2");
     }
+
+    #[test]
+    fn speaker_labels_round_trip() {
+        for (label, speaker) in [
+            ("発言者", Speaker::Unknown),
+            ("話者1", Speaker::Voice(SpeakerId(1))),
+            ("話者12", Speaker::Voice(SpeakerId(12))),
+            ("話者0", Speaker::Named("話者0".into())),
+            ("話者01", Speaker::Named("話者01".into())),
+            ("話者", Speaker::Named("話者".into())),
+            ("委員長", Speaker::Named("委員長".into())),
+        ] {
+            assert_eq!(Speaker::from_label(label), speaker, "{label}");
+            assert_eq!(speaker.label(), label);
+            let json = serde_json::to_string(&speaker).unwrap();
+            assert_eq!(serde_json::from_str::<Speaker>(&json).unwrap(), speaker);
+        }
+        assert_eq!(Speaker::from(SpeakerId(3)).voice(), Some(SpeakerId(3)));
+        assert_eq!(Speaker::Named("議長".into()).voice(), None);
+    }
+
+    #[test]
+    fn timings_are_written_as_seconds() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct T(#[serde(with = "serde_secs")] std::time::Duration);
+        let t = T(std::time::Duration::from_micros(1_234_567));
+        assert_eq!(serde_json::to_string(&t).unwrap(), "1.235");
+        assert_eq!(
+            serde_json::from_str::<T>("2.5").unwrap().0,
+            std::time::Duration::from_millis(2500)
+        );
+        assert_eq!(
+            serde_json::from_str::<T>("-1").unwrap().0,
+            std::time::Duration::ZERO
+        );
+    }
 }
 
 /// A point the user marked while recording (`m` + Enter): `at` is the position in the
@@ -266,6 +384,22 @@ mod marker_secs {
             return Err(serde::de::Error::custom("marker time is not a number"));
         }
         Ok(Ms((secs.max(0.0) * 1000.0).round() as u64))
+    }
+}
+
+/// serde for a [`std::time::Duration`] written as seconds (`12.345`), millisecond precision.
+pub mod serde_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs.max(0.0))
+            .map_err(|_| serde::de::Error::custom("seconds out of range"))
     }
 }
 

@@ -367,7 +367,7 @@ fn mark_calibration() {
                 let segs = t
                     .transcribe(&pcm, &speech, &gijiroku::types::NoProgress)
                     .unwrap();
-                let tr = gijiroku::align::attribute(&segs, &[], &|id| id.to_string());
+                let tr = gijiroku::align::attribute(&segs, &[]);
                 std::fs::write(&cached, serde_json::to_vec(&tr).unwrap()).unwrap();
                 tr
             }

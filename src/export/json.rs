@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ExportError;
 use crate::minutes::{Meeting, Minutes, Turn};
-use crate::types::{Mark, Ms, Span, SpeakerId, SpeakerTurn, Transcript, Utterance};
+use crate::types::{Mark, Ms, Span, Speaker, SpeakerTurn, Transcript, Utterance};
 
 /// Bumped when a field changes meaning; additions do not bump it.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -146,7 +146,7 @@ impl JsonDocument {
                     JsonSegment {
                         start: secs(u.span.start),
                         end: secs(u.span.end),
-                        speaker: meeting.display_name(&u.speaker).to_string(),
+                        speaker: meeting.display_name(&u.speaker),
                         raw_text: Some(u.raw_text.clone().unwrap_or_else(|| text.clone())),
                         marks: u
                             .marks
@@ -171,7 +171,7 @@ impl JsonDocument {
             labels: transcript
                 .utterances
                 .iter()
-                .map(|u| u.speaker.clone())
+                .map(|u| u.speaker.label().into_owned())
                 .collect(),
             speaker_turns: transcript
                 .speaker_turns
@@ -223,11 +223,11 @@ impl JsonDocument {
             .enumerate()
             .map(|(i, s)| Utterance {
                 span: Span::new(to_ms(s.start), to_ms(s.end)),
-                speaker: if labels_fit {
-                    self.labels[i].clone()
+                speaker: Speaker::from_label(if labels_fit {
+                    &self.labels[i]
                 } else {
-                    s.speaker.clone()
-                },
+                    &s.speaker
+                }),
                 text: s.text.clone(),
                 confidence: s.confidence,
                 tokens: vec![],
@@ -243,10 +243,9 @@ impl JsonDocument {
             .speaker_turns
             .iter()
             .filter_map(|t| {
-                let id = t.speaker.strip_prefix("話者")?.parse().ok()?;
                 Some(SpeakerTurn {
                     span: Span::new(to_ms(t.start), to_ms(t.end)),
-                    speaker: SpeakerId(id),
+                    speaker: Speaker::from_label(&t.speaker).voice()?,
                 })
             })
             .collect();

@@ -286,7 +286,7 @@ pub(crate) mod test_data {
     pub fn utt(start: u64, end: u64, speaker: &str, text: &str) -> Utterance {
         Utterance {
             span: Span::new(Ms(start), Ms(end)),
-            speaker: speaker.to_string(),
+            speaker: speaker.into(),
             text: text.to_string(),
             confidence: 0.91,
             tokens: vec![],

@@ -7,14 +7,14 @@
 use std::fmt::Write as _;
 
 use crate::minutes::Minutes;
-use crate::types::{Span, Transcript};
+use crate::types::{Span, Speaker, Transcript};
 
 /// The `<file>` field: the recording's identity is not known here, and scorers only need it
 /// to match between reference and hypothesis when both come from one tool.
 const FILE_ID: &str = "gijiroku";
 
 pub(super) fn render(minutes: &Minutes, transcript: &Transcript) -> String {
-    let turns: Vec<(Span, String)> = if transcript.speaker_turns.is_empty() {
+    let turns: Vec<(Span, Speaker)> = if transcript.speaker_turns.is_empty() {
         transcript
             .utterances
             .iter()
@@ -25,7 +25,7 @@ pub(super) fn render(minutes: &Minutes, transcript: &Transcript) -> String {
         transcript
             .speaker_turns
             .iter()
-            .map(|t| (t.span, t.speaker.to_string()))
+            .map(|t| (t.span, Speaker::Voice(t.speaker)))
             .collect()
     };
     let mut out = String::new();

@@ -23,7 +23,7 @@ fn timestamp(t: Ms, sep: char) -> String {
 fn cues<'a>(
     minutes: &'a Minutes,
     t: &'a Transcript,
-) -> impl Iterator<Item = (&'a Utterance, &'a str, &'a str)> {
+) -> impl Iterator<Item = (&'a Utterance, String, &'a str)> {
     t.utterances.iter().filter_map(|u| {
         let text = u.text.trim();
         (!text.is_empty()).then(|| (u, minutes.meeting.display_name(&u.speaker), text))
@@ -61,7 +61,7 @@ pub(super) fn vtt(minutes: &Minutes, transcript: &Transcript) -> String {
             "{} --> {}\n<v {}>{}\n\n",
             timestamp(u.span.start, '.'),
             timestamp(u.span.end, '.'),
-            vtt_escape(speaker),
+            vtt_escape(&speaker),
             vtt_escape(text)
         );
     }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use crate::types::{Mark, Ms, Span, Transcript, UNKNOWN_SPEAKER};
+use crate::types::{Mark, Ms, Span, Speaker, Transcript};
 
 /// Same-speaker utterances further apart than this start a new turn (a recess, a long
 /// document read-out by someone unseparated). Milliseconds.
@@ -125,12 +125,12 @@ impl Meeting {
     }
 
     /// The name to print for a speaker label: the sheet's 話者 entry, else the label itself.
-    pub fn display_name<'a>(&'a self, label: &'a str) -> &'a str {
+    pub fn display_name(&self, speaker: &Speaker) -> String {
+        let label = speaker.label();
         self.speaker_names
-            .get(label)
-            .map(String::as_str)
+            .get(label.as_ref())
             .filter(|n| !n.trim().is_empty())
-            .unwrap_or(label)
+            .map_or_else(|| label.into_owned(), String::clone)
     }
 
     /// `令和7年11月25日(火) 午後3時45分～午後4時49分`, or empty when the start is unknown.
@@ -229,7 +229,7 @@ pub fn draft(transcript: &Transcript, meeting: &Meeting, cfg: &MinutesConfig) ->
         });
         let continues = turns.last().is_some_and(|t| {
             let pause = Ms(u.span.start.0.saturating_sub(t.span.end.0));
-            let limit = if speaker == UNKNOWN_SPEAKER {
+            let limit = if u.speaker == Speaker::Unknown {
                 cfg.unknown_speaker_pause_ms
             } else {
                 cfg.turn_break_pause_ms
@@ -325,13 +325,13 @@ pub(crate) mod iso_datetime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Utterance;
+    use crate::types::{Utterance, UNKNOWN_SPEAKER};
     use std::path::Path;
 
     fn utt(start: u64, end: u64, speaker: &str, text: &str, confidence: f32) -> Utterance {
         Utterance {
             span: Span::new(Ms(start), Ms(end)),
-            speaker: speaker.to_string(),
+            speaker: speaker.into(),
             text: text.to_string(),
             confidence,
             tokens: vec![],

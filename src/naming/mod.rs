@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::minutes::MeetingSheet;
-use crate::types::{Ms, Span, SpeakerId, SpeakerTurn, Transcript, UNKNOWN_SPEAKER};
+use crate::types::{Ms, Span, Speaker, SpeakerId, SpeakerTurn, Transcript};
 pub use readings::{Readings, ReadingsError};
 use roster::{Member, Role};
 
@@ -69,7 +69,7 @@ pub struct Voice {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Naming {
     pub voices: Vec<Voice>,
-    pub moved: Vec<(usize, String)>,
+    pub moved: Vec<(usize, Speaker)>,
 }
 
 impl Naming {
@@ -91,8 +91,7 @@ impl Naming {
             };
             let old = std::mem::replace(&mut u.speaker, label.clone());
             let span = u.span;
-            let id = |l: &str| l.strip_prefix("話者")?.parse::<u32>().ok().map(SpeakerId);
-            if let (Some(from), Some(to)) = (id(&old), id(label)) {
+            if let (Some(from), Some(to)) = (old.voice(), label.voice()) {
                 move_turns(&mut transcript.speaker_turns, span, from, to);
             }
         }
@@ -138,7 +137,7 @@ const MAX_CALL_GAP: Ms = Ms(15_000);
 const SHORT_TURN: Ms = Ms(3_000);
 
 struct Call {
-    caller: String,
+    caller: Speaker,
     /// First utterance of the next turn, by another voice.
     next: Option<usize>,
     heard: Vec<calls::Heard>,
@@ -153,9 +152,9 @@ pub fn name_speakers(
     readings: Option<&Readings>,
 ) -> Naming {
     let utts = &transcript.utterances;
-    let mut labels: Vec<String> = Vec::new();
+    let mut labels: Vec<Speaker> = Vec::new();
     for u in utts {
-        if u.speaker != UNKNOWN_SPEAKER && !labels.contains(&u.speaker) {
+        if u.speaker != Speaker::Unknown && !labels.contains(&u.speaker) {
             labels.push(u.speaker.clone());
         }
     }
@@ -176,13 +175,13 @@ pub fn name_speakers(
     let chair_member = roster.iter().position(|m| m.role == Role::Chair);
     let for_chair = |c: &Call| c.heard.iter().all(|h| Some(h.member) == chair_member);
     let chair_calls: Vec<&Call> = found.iter().filter(|c| !for_chair(c)).collect();
-    let mut made: BTreeMap<&str, Vec<&Call>> = BTreeMap::new();
+    let mut made: BTreeMap<&Speaker, Vec<&Call>> = BTreeMap::new();
     for c in &chair_calls {
-        made.entry(c.caller.as_str()).or_default().push(c);
+        made.entry(&c.caller).or_default().push(c);
     }
     // The chair makes most of the calls (the voice that opens the meeting wins a tie), or
     // opens the meeting and makes them all.
-    let opener = labels.first().map(String::as_str);
+    let opener = labels.first();
     let chair_voice = made
         .iter()
         .max_by_key(|(v, cs)| (cs.len(), Some(**v) == opener))
@@ -190,13 +189,13 @@ pub fn name_speakers(
             (cs.len() >= 2 && 2 * cs.len() >= chair_calls.len())
                 || (Some(**v) == opener && cs.len() == chair_calls.len())
         })
-        .map(|(v, _)| v.to_string());
+        .map(|(v, _)| (*v).clone());
 
     // Votes: voice → member → (votes, evidence).
-    let mut votes: BTreeMap<&str, BTreeMap<usize, (f32, Vec<CallEvidence>)>> = BTreeMap::new();
+    let mut votes: BTreeMap<&Speaker, BTreeMap<usize, (f32, Vec<CallEvidence>)>> = BTreeMap::new();
     for c in &found {
         let Some(next) = c.next else { continue };
-        let voice = utts[next].speaker.as_str();
+        let voice = &utts[next].speaker;
         // Voices are least sure of short turns: a call before one counts half.
         let weight = if turn_length(utts, next) <= SHORT_TURN {
             0.5
@@ -227,14 +226,14 @@ pub fn name_speakers(
         .filter(|(_, m)| fixed.values().any(|n| *n == m.label))
         .map(|(i, _)| i)
         .collect();
-    let mut named: BTreeMap<String, (String, usize)> = BTreeMap::new(); // label → (name, member)
+    let mut named: BTreeMap<Speaker, (String, usize)> = BTreeMap::new(); // voice → (name, member)
     if let (Some(v), Some(m)) = (&chair_voice, chair_member) {
-        if !fixed.contains_key(v.as_str()) && !taken_by_sheet.contains(&m) {
+        if !fixed.contains_key(v.label().as_ref()) && !taken_by_sheet.contains(&m) {
             named.insert(v.clone(), (roster[m].label.clone(), m));
         }
     }
     // Strongest evidence first; a name goes to one voice unless a second has strong evidence too.
-    let mut ranked: Vec<(&str, usize, f32, f32)> = Vec::new();
+    let mut ranked: Vec<(&Speaker, usize, f32, f32)> = Vec::new();
     for (voice, per) in &votes {
         let total: f32 = per.values().map(|(v, _)| v).sum();
         if let Some((&m, (v, _))) = per.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0)) {
@@ -243,7 +242,7 @@ pub fn name_speakers(
     }
     ranked.sort_by(|a, b| b.2.total_cmp(&a.2));
     for (voice, m, v, share) in ranked {
-        if fixed.contains_key(voice)
+        if fixed.contains_key(voice.label().as_ref())
             || named.contains_key(voice)
             || v < MIN_VOTES
             || share < MIN_SHARE
@@ -255,7 +254,7 @@ pub fn name_speakers(
         if already && v < SECOND_VOICE_VOTES {
             continue;
         }
-        named.insert(voice.to_string(), (roster[m].label.clone(), m));
+        named.insert(voice.clone(), (roster[m].label.clone(), m));
     }
 
     let mut moved = moves(transcript, &found, &named);
@@ -264,7 +263,7 @@ pub fn name_speakers(
         &found,
         &named,
         &votes,
-        chair_voice.as_deref(),
+        chair_voice.as_ref(),
         &labels,
     );
     moved.extend(split.iter().flat_map(|s| {
@@ -278,7 +277,7 @@ pub fn name_speakers(
         .iter()
         .map(|label| {
             let mut candidates: Vec<Candidate> = votes
-                .get(label.as_str())
+                .get(label)
                 .map(|per| {
                     per.iter()
                         .map(|(&m, (v, ev))| Candidate {
@@ -289,20 +288,17 @@ pub fn name_speakers(
                         .collect()
                 })
                 .unwrap_or_default();
-            if chair_voice.as_deref() == Some(label.as_str()) {
+            if chair_voice.as_ref() == Some(label) {
                 if let Some(m) = chair_member {
                     candidates.push(Candidate {
                         name: roster[m].label.clone(),
-                        votes: made[label.as_str()].len() as f32,
-                        calls: made[label.as_str()]
-                            .iter()
-                            .map(|c| c.evidence.clone())
-                            .collect(),
+                        votes: made[label].len() as f32,
+                        calls: made[label].iter().map(|c| c.evidence.clone()).collect(),
                     });
                 }
             }
             candidates.sort_by(|a, b| b.votes.total_cmp(&a.votes));
-            let (name, how) = if let Some(n) = fixed.get(label.as_str()) {
+            let (name, how) = if let Some(n) = fixed.get(label.label().as_ref()) {
                 (Some(n.to_string()), How::Sheet)
             } else if let Some((n, _)) = named.get(label) {
                 (Some(n.clone()), How::Call)
@@ -310,7 +306,7 @@ pub fn name_speakers(
                 (None, How::Unnamed)
             };
             Voice {
-                label: label.clone(),
+                label: label.to_string(),
                 name,
                 how,
                 candidates,
@@ -320,7 +316,7 @@ pub fn name_speakers(
     let mut voices = voices;
     for sp in split {
         voices.push(Voice {
-            label: sp.label,
+            label: sp.label.to_string(),
             name: Some(roster[sp.member].label.clone()),
             how: How::Call,
             candidates: vec![Candidate {
@@ -335,7 +331,7 @@ pub fn name_speakers(
 
 /// Turns split off a voice into a new one: the member the calls named, the utterances.
 struct Split {
-    label: String,
+    label: Speaker,
     member: usize,
     utterances: Vec<usize>,
     evidence: Vec<CallEvidence>,
@@ -347,10 +343,10 @@ struct Split {
 fn splits(
     transcript: &Transcript,
     found: &[Call],
-    named: &BTreeMap<String, (String, usize)>,
-    votes: &BTreeMap<&str, BTreeMap<usize, (f32, Vec<CallEvidence>)>>,
-    chair_voice: Option<&str>,
-    labels: &[String],
+    named: &BTreeMap<Speaker, (String, usize)>,
+    votes: &BTreeMap<&Speaker, BTreeMap<usize, (f32, Vec<CallEvidence>)>>,
+    chair_voice: Option<&Speaker>,
+    labels: &[Speaker],
 ) -> Vec<Split> {
     let utts = &transcript.utterances;
     let Some(chair) = chair_voice else {
@@ -358,7 +354,7 @@ fn splits(
     };
     let mut next_number = labels
         .iter()
-        .filter_map(|l| l.strip_prefix("話者")?.parse::<u32>().ok())
+        .filter_map(|l| Some(l.voice()?.0))
         .max()
         .unwrap_or(0);
     let mut out: Vec<Split> = Vec::new();
@@ -366,10 +362,10 @@ fn splits(
         let ([h], Some(n)) = (c.heard.as_slice(), c.next) else {
             continue;
         };
-        if c.caller != chair || h.score < SPLIT_SCORE || turn_length(utts, n) <= SHORT_TURN {
+        if c.caller != *chair || h.score < SPLIT_SCORE || turn_length(utts, n) <= SHORT_TURN {
             continue;
         }
-        let voice = utts[n].speaker.as_str();
+        let voice = &utts[n].speaker;
         let Some((_, owner)) = named.get(voice) else {
             continue;
         };
@@ -390,7 +386,7 @@ fn splits(
             None => {
                 next_number += 1;
                 out.push(Split {
-                    label: format!("話者{next_number}"),
+                    label: Speaker::Voice(SpeakerId(next_number)),
                     member: h.member,
                     utterances: turn,
                     evidence: vec![c.evidence.clone()],
@@ -410,12 +406,12 @@ fn find_calls(transcript: &Transcript, roster: &[Member], matcher: &calls::Match
     }
     let mut out = Vec::new();
     for (i, u) in utts.iter().enumerate() {
-        if u.speaker == UNKNOWN_SPEAKER {
+        if u.speaker == Speaker::Unknown {
             continue;
         }
         let next = utts
             .get(i + 1)
-            .filter(|n| n.speaker != UNKNOWN_SPEAKER)
+            .filter(|n| n.speaker != Speaker::Unknown)
             .filter(|n| n.span.start.0.saturating_sub(u.span.end.0) <= MAX_CALL_GAP.0);
         let sentences = calls::sentences(&u.text);
         let mut tail: Vec<&str> = sentences.iter().rev().take(2).copied().collect();
@@ -463,7 +459,7 @@ fn find_intros<'t>(
     transcript: &'t Transcript,
     roster: &[Member],
     matcher: &calls::Matcher,
-) -> Vec<(&'t str, Vec<calls::Heard>, CallEvidence)> {
+) -> Vec<(&'t Speaker, Vec<calls::Heard>, CallEvidence)> {
     let utts = &transcript.utterances;
     if roster.is_empty() {
         return Vec::new();
@@ -471,7 +467,7 @@ fn find_intros<'t>(
     let mut out = Vec::new();
     for (i, u) in utts.iter().enumerate() {
         let starts_turn = i == 0 || utts[i - 1].speaker != u.speaker;
-        if u.speaker == UNKNOWN_SPEAKER || !starts_turn {
+        if u.speaker == Speaker::Unknown || !starts_turn {
             continue;
         }
         let Some(first) = calls::sentences(&u.text).first().copied() else {
@@ -483,7 +479,7 @@ fn find_intros<'t>(
                 at: u.span.start.as_secs_f64(),
                 said: first.trim().to_string(),
             };
-            out.push((u.speaker.as_str(), heard, evidence));
+            out.push((&u.speaker, heard, evidence));
         }
     }
     out
@@ -511,14 +507,14 @@ fn turn_length(utts: &[crate::types::Utterance], i: usize) -> Ms {
 fn moves(
     transcript: &Transcript,
     found: &[Call],
-    named: &BTreeMap<String, (String, usize)>,
-) -> Vec<(usize, String)> {
+    named: &BTreeMap<Speaker, (String, usize)>,
+) -> Vec<(usize, Speaker)> {
     let utts = &transcript.utterances;
     let mut out = Vec::new();
     for c in found {
         let [h] = c.heard.as_slice() else { continue };
         let Some(next) = c.next else { continue };
-        let voices: Vec<&String> = named
+        let voices: Vec<&Speaker> = named
             .iter()
             .filter(|(_, (_, m))| *m == h.member)
             .map(|(l, _)| l)
@@ -615,7 +611,7 @@ mod tests {
         assert_eq!(v2.how, How::Call);
         assert_eq!(v2.candidates[0].calls[0].said, "斎藤委員。");
         // The short answer after 「斉藤委員。」 went to 話者4 by voice; the call moves it.
-        assert_eq!(n.moved, vec![(8, "話者2".to_string())]);
+        assert_eq!(n.moved, vec![(8, "話者2".into())]);
     }
 
     #[test]
@@ -713,7 +709,7 @@ mod tests {
             utt(48500, 50000, "話者1", "以上で質疑を終わります。"),
         ]);
         let naming = name_speakers(&t, Some(&sheet("")), Some(&readings::sample()));
-        assert_eq!(naming.moved, vec![(4, "話者3".to_string())]);
+        assert_eq!(naming.moved, vec![(4, "話者3".into())]);
         let mut t2 = t.clone();
         t2.speaker_turns = vec![
             SpeakerTurn {

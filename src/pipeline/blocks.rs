@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::stream::{Blocks, StreamError};
 use super::{Engine, Job, PipelineError, Timings};
@@ -67,7 +67,7 @@ pub(super) fn recognise(
     // speaker evidence grow with the recording.
     let total = blocks.duration_hint().unwrap_or_default();
     progress.start("文字起こし", total.0);
-    let (mut t_read, mut t_diarize, mut t_asr) = (0.0, 0.0, 0.0);
+    let (mut t_read, mut t_diarize, mut t_asr) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut spans = 0;
     let mut segments: Vec<AsrSegment> = Vec::new();
     loop {
@@ -75,7 +75,7 @@ pub(super) fn recognise(
         let Some(block) = blocks.next_block().map_err(|e| stream_err(job.input, e))? else {
             break;
         };
-        t_read += t.elapsed().as_secs_f64();
+        t_read += t.elapsed();
         spans += block.speech.len();
         // Logged before this block's recognition starts (tests time Ctrl-C by it).
         tracing::info!(file = %job.input.display(), at = %block.offset, spans = block.speech.len(), "speech detected");
@@ -87,7 +87,7 @@ pub(super) fn recognise(
         // Speaker evidence runs beside the recognition of the same block: whisper.cpp's
         // threads leave a core idle part of the time (between decoder steps), which the
         // one-thread speaker models fill.
-        let (segs, asr_secs, diarized) = std::thread::scope(|scope| {
+        let (segs, asr_took, diarized) = std::thread::scope(|scope| {
             let side = match (evidence.as_mut(), engine.speakers) {
                 (Some(ev), Some(models)) => {
                     let block = &block;
@@ -95,27 +95,27 @@ pub(super) fn recognise(
                         let t = Instant::now();
                         let added =
                             ev.add(&block.pcm, block.offset, &block.speech, models, &NoProgress);
-                        added.map(|()| t.elapsed().as_secs_f64())
+                        added.map(|()| t.elapsed())
                     }))
                 }
                 _ => None,
             };
             let t = Instant::now();
             let segs = transcriber.transcribe(&block.pcm, &block.speech, &within);
-            let asr_secs = t.elapsed().as_secs_f64();
+            let asr_took = t.elapsed();
             if segs.is_err() {
                 asr_failed.store(true, Ordering::Relaxed);
             }
-            let diarized = side.map_or(Ok(0.0), |h| {
+            let diarized = side.map_or(Ok(Duration::ZERO), |h| {
                 h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
             });
-            (segs, asr_secs, diarized)
+            (segs, asr_took, diarized)
         });
         t_diarize += diarized.map_err(|source| PipelineError::Diarize {
             path: job.input.to_path_buf(),
             source,
         })?;
-        t_asr += asr_secs;
+        t_asr += asr_took;
         let segs = segs.map_err(|source| PipelineError::Asr {
             path: job.input.to_path_buf(),
             source,
@@ -123,8 +123,8 @@ pub(super) fn recognise(
         segments.extend(segs.into_iter().map(|s| s.shifted(block.offset)));
     }
     let audio = blocks.info();
-    let t_vad = blocks.vad_time().as_secs_f64();
-    let t_decode = t_read - t_vad;
+    let t_vad = blocks.vad_time();
+    let t_decode = t_read.saturating_sub(t_vad);
     tracing::info!(file = %job.input.display(), spans, "recording read");
 
     let t = Instant::now();
@@ -135,7 +135,7 @@ pub(super) fn recognise(
         })?,
         _ => Vec::new(),
     };
-    t_diarize += t.elapsed().as_secs_f64();
+    t_diarize += t.elapsed();
     progress.set(audio.duration.0.max(total.0));
     progress.finish();
     let speakers = turns
@@ -154,7 +154,7 @@ pub(super) fn recognise(
             vad: t_vad,
             diarize: t_diarize,
             asr: t_asr,
-            total: 0.0,
+            total: Duration::ZERO,
         },
     })
 }

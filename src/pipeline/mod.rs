@@ -4,7 +4,7 @@
 //! [`blocks`], renaming speakers in finished outputs in [`relabel()`].
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -91,14 +91,20 @@ pub struct Job<'a> {
     pub sheet: Option<&'a MeetingSheet>,
 }
 
-/// Seconds spent per stage, for reports and the benchmark.
+/// Time spent per stage, for reports and the benchmark (written as seconds: the batch
+/// report's and `--json`'s format).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
-    pub decode: f64,
-    pub vad: f64,
-    pub diarize: f64,
-    pub asr: f64,
-    pub total: f64,
+    #[serde(with = "crate::types::serde_secs")]
+    pub decode: Duration,
+    #[serde(with = "crate::types::serde_secs")]
+    pub vad: Duration,
+    #[serde(with = "crate::types::serde_secs")]
+    pub diarize: Duration,
+    #[serde(with = "crate::types::serde_secs")]
+    pub asr: Duration,
+    #[serde(with = "crate::types::serde_secs")]
+    pub total: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,7 +138,7 @@ pub fn run_file(
         segments: transcript.utterances.len(),
         speakers: heard.speakers,
         timings: Timings {
-            total: t0.elapsed().as_secs_f64(),
+            total: t0.elapsed(),
             ..heard.timings
         },
     })
@@ -164,8 +170,7 @@ fn draft_minutes(
     heard: &blocks::Heard,
 ) -> (crate::minutes::Minutes, crate::types::Transcript) {
     let duration = heard.audio.duration;
-    let mut transcript =
-        crate::align::attribute(&heard.segments, &heard.turns, &|id| id.to_string());
+    let mut transcript = crate::align::attribute(&heard.segments, &heard.turns);
     transcript.duration = duration;
     crate::minutes::clean::apply(&mut transcript, &engine.config.minutes.clean);
     let naming = crate::naming::name_speakers(&transcript, job.sheet, engine.readings);

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::export::Format;
 use crate::output::{write_atomic, OutputError};
+use crate::types::Speaker;
 
 /// Records in `voices` that `label` is now called `name`, and how.
 pub(crate) fn set_voice(
@@ -81,21 +82,26 @@ pub fn relabel(json: &Path, names: &[(String, String)]) -> Result<Vec<PathBuf>, 
     let transcript = doc.transcript();
     let mut meeting = doc.meeting.clone();
     let mut voices = doc.voices.clone();
-    let labels: std::collections::BTreeSet<&str> = transcript
+    let labels: std::collections::BTreeSet<Speaker> = transcript
         .utterances
         .iter()
-        .map(|u| u.speaker.as_str())
-        .chain(doc.speaker_turns.iter().map(|t| t.speaker.as_str()))
+        .map(|u| u.speaker.clone())
+        .chain(
+            doc.speaker_turns
+                .iter()
+                .map(|t| Speaker::from_label(&t.speaker)),
+        )
         .collect();
     for (key, name) in names {
         // A key is a raw label, or the name a label is shown as now (委員長=議長).
-        let targets: Vec<String> = if labels.contains(key.as_str()) {
-            vec![key.clone()]
+        let as_label = Speaker::from_label(key);
+        let targets: Vec<String> = if labels.contains(&as_label) {
+            vec![as_label.to_string()]
         } else {
             labels
                 .iter()
-                .filter(|l| meeting.display_name(l) == key)
-                .map(|l| l.to_string())
+                .filter(|l| meeting.display_name(l) == *key)
+                .map(Speaker::to_string)
                 .collect()
         };
         if targets.is_empty() {
@@ -105,7 +111,7 @@ pub fn relabel(json: &Path, names: &[(String, String)]) -> Result<Vec<PathBuf>, 
                 known: labels
                     .iter()
                     .map(|l| match meeting.display_name(l) {
-                        n if n == *l => l.to_string(),
+                        n if *l == n.as_str() => n,
                         n => format!("{l} ({n})"),
                     })
                     .collect::<Vec<_>>()
