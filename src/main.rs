@@ -45,9 +45,28 @@ fn ensure_passive_openmp() {
         .exec();
 }
 
+/// Allocations from this size up get their own mapping, returned to the system when freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD: i32 = 1 << 20;
+
+/// glibc raises its mmap threshold to the size of each large block freed (up to 32 MB), after
+/// which blocks that size come from the heap and stay resident once freed: the model loading
+/// and the speaker models' buffers then held ~40 MB more at the peak than they use (measured:
+/// 559 → 523 MB on the 66 s sample, no slower). A fixed threshold stops that.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fix_mmap_threshold() {
+    // SAFETY: mallopt only sets an allocator parameter; called first thing in `main`, before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    }
+}
+
 fn main() -> ExitCode {
     #[cfg(unix)]
     ensure_passive_openmp();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fix_mmap_threshold();
     let cli = cli::Cli::parse();
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",

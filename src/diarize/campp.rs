@@ -38,6 +38,7 @@
 //! are bit-identical for any thread count.
 
 use super::matmul::{gemm, parallelism, Parallelism};
+use super::scratch::{zeroed, Buf};
 use safetensors::SafeTensors;
 
 use super::fbank::NUM_MEL_BINS;
@@ -522,12 +523,12 @@ impl DenseTdnnLayer {
 
 /// Per-forward scratch for the dense layers, sized for the widest layer.
 struct DenseScratch {
-    act: Vec<f32>,
-    h: Vec<f32>,
+    act: Buf,
+    h: Buf,
     seg_sum: Vec<f64>,
-    ctx: Vec<f32>,
-    g1: Vec<f32>,
-    gate: Vec<f32>,
+    ctx: Buf,
+    g1: Buf,
+    gate: Buf,
 }
 
 /// BN-ReLU then a bias-free 1x1 conv halving the channels.
@@ -715,9 +716,9 @@ impl CamPlus {
     fn front_end(&self, feats: &[f32], t: usize, out: &mut [f32], par: Parallelism) {
         // conv1 has one input channel, so its three per-tap gemms would have k = 3:
         // gather the 3x3 windows (9 values per output pixel) and do one k = 9 gemm.
-        let mut x80 = vec![0.0f32; plane_len(t, W80)];
+        let mut x80 = zeroed(plane_len(t, W80));
         {
-            let mut inp = vec![0.0f32; (t + 3) * W80];
+            let mut inp = zeroed((t + 3) * W80);
             for (src, dst) in feats
                 .chunks_exact(NUM_MEL_BINS)
                 .zip(inp[W80..].chunks_exact_mut(W80))
@@ -725,7 +726,7 @@ impl CamPlus {
                 dst[1..=NUM_MEL_BINS].copy_from_slice(src);
             }
             let m = t * W80;
-            let mut col = vec![0.0f32; m * 9];
+            let mut col = zeroed(m * 9);
             for (r, c) in col.chunks_exact_mut(9).enumerate() {
                 for dt in 0..3 {
                     c[dt * 3..dt * 3 + 3].copy_from_slice(&inp[r + dt * W80..][..3]);
@@ -742,13 +743,13 @@ impl CamPlus {
             finish_plane(&mut x80, W80, NUM_MEL_BINS, t, &self.conv1.bias);
         }
 
-        let mut x40 = vec![0.0f32; plane_len(t, W40)];
-        let mut tmp = vec![0.0f32; plane_len(t, W40)];
+        let mut x40 = zeroed(plane_len(t, W40));
+        let mut tmp = zeroed(plane_len(t, W40));
         self.layer1[0].forward_down(&x80, W80, &mut x40, &mut tmp, 40, t, par);
         drop(x80);
         self.layer1[1].forward_same(&mut x40, &mut tmp, W40, 40, t, par);
 
-        let mut x20 = vec![0.0f32; plane_len(t, W20)];
+        let mut x20 = zeroed(plane_len(t, W20));
         let tmp = &mut tmp[..plane_len(t, W20)];
         self.layer2[0].forward_down(&x40, W40, &mut x20, tmp, 20, t, par);
         self.layer2[1].forward_same(&mut x20, tmp, W20, 20, t, par);
@@ -767,7 +768,7 @@ impl CamPlus {
 
     fn forward(&self, feats: &[f32], t: usize, par: Parallelism) -> [f32; EMBED_DIM] {
         // Front end into a TDNN input with two zero frames each side (+1 slack).
-        let mut tin = vec![0.0f32; (t + 5) * HEAD_OUT];
+        let mut tin = zeroed((t + 5) * HEAD_OUT);
         self.front_end(feats, t, &mut tin, par);
 
         // TDNN: kernel 5, stride 2, padding 2 -> output frame i reads input frames
@@ -777,14 +778,14 @@ impl CamPlus {
         let width = |bi: usize| self.blocks[bi].1.bn_scale.len();
         let max_c = (0..self.blocks.len()).map(width).max().unwrap_or(0);
         let mut ws = DenseScratch {
-            act: vec![0.0; t2 * max_c],
-            h: vec![0.0; (t2 + 4) * BN_CHANNELS],
+            act: zeroed(t2 * max_c),
+            h: zeroed((t2 + 4) * BN_CHANNELS),
             seg_sum: vec![0.0; t2.div_ceil(SEG_LEN) * BN_CHANNELS],
-            ctx: vec![0.0; t2.div_ceil(SEG_LEN) * BN_CHANNELS],
-            g1: vec![0.0; t2.div_ceil(SEG_LEN) * BN_CHANNELS / 2],
-            gate: vec![0.0; t2.div_ceil(SEG_LEN) * GROWTH],
+            ctx: zeroed(t2.div_ceil(SEG_LEN) * BN_CHANNELS),
+            g1: zeroed(t2.div_ceil(SEG_LEN) * BN_CHANNELS / 2),
+            gate: zeroed(t2.div_ceil(SEG_LEN) * GROWTH),
         };
-        let mut x = vec![0.0f32; t2 * width(0)];
+        let mut x = zeroed(t2 * width(0));
         let rs = width(0);
         gemm(
             (t2, INIT_CHANNELS, 5 * HEAD_OUT),
@@ -807,7 +808,7 @@ impl CamPlus {
             } else {
                 transit.c_out
             };
-            let mut next = vec![0.0f32; t2 * next_rs];
+            let mut next = zeroed(t2 * next_rs);
             transit.forward(&x, t2, &mut ws.act, &mut next, next_rs, par);
             x = next;
         }
@@ -830,7 +831,7 @@ impl CamPlus {
                 *s += (v as f64 - m).powi(2);
             }
         }
-        let mut stats = vec![0.0f32; 2 * c];
+        let mut stats = zeroed(2 * c);
         for ch in 0..c {
             stats[ch] = mean[ch] as f32;
             stats[c + ch] = if t2 > 1 {

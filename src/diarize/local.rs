@@ -67,6 +67,7 @@ pub(super) fn analyse(
     model: &Segmentation,
     embedder: &CamPlus,
     windows: &[(usize, &[f32])],
+    tile: usize,
     cache: &mut RunCache,
 ) -> Result<Vec<Chunk>, DiarizeError> {
     let audio: Vec<&[f32]> = windows.iter().map(|w| w.1).collect();
@@ -119,29 +120,46 @@ pub(super) fn analyse(
             order.sort_by_key(|&r| std::cmp::Reverse(runs[r].1 - runs[r].0));
             for r in order {
                 let (a, b) = runs[r];
-                let in_run = |i: usize| i >= a && i < b;
-                let clean_run = |i: usize| in_run(i) && alone(i);
-                // Clean frames when there are enough for an embedding, else all of the run.
-                let clean_frames = (a..b).filter(|&i| alone(i)).count();
-                let use_clean = fbank_frames(clean_frames) >= MIN_RUN_FRAMES;
-                if !use_clean && fbank_frames(b - a) < MIN_RUN_FRAMES {
-                    continue;
-                }
-                let got = match cache.get(first + a, first + b, use_clean) {
-                    Some(e) => Some(e),
-                    None => {
-                        let keep: &dyn Fn(usize) -> bool = if use_clean {
-                            &clean_run
-                        } else {
-                            &|i| in_run(i) && speaks(i)
-                        };
-                        let e = embed(fb, keep)?.map(|(e, _)| e);
-                        if let Some(e) = e {
-                            cache.put(first + a, first + b, use_clean, e);
-                        }
-                        e
+                // The run is embedded piece by piece, pieces cut on the global tile grid, and
+                // its vector is their frame-weighted mean: windows overlap four times, and a
+                // piece seen whole in an earlier window is not embedded again (a long run
+                // crosses window edges, so as a whole it would differ in every window).
+                let mut sum = [0.0f32; EMBED_DIM];
+                let mut any = false;
+                for (pa, pb) in pieces(a, b, first, tile) {
+                    let in_piece = |i: usize| i >= pa && i < pb;
+                    let clean_piece = |i: usize| in_piece(i) && alone(i);
+                    // Clean frames when there are enough for an embedding, else all of it.
+                    let clean_frames = (pa..pb).filter(|&i| alone(i)).count();
+                    let use_clean = fbank_frames(clean_frames) >= MIN_RUN_FRAMES;
+                    if !use_clean && fbank_frames(pb - pa) < MIN_RUN_FRAMES {
+                        continue;
                     }
-                };
+                    let got = match cache.get(first + pa, first + pb, use_clean) {
+                        Some(e) => Some(e),
+                        None => {
+                            let keep: &dyn Fn(usize) -> bool = if use_clean {
+                                &clean_piece
+                            } else {
+                                &|i| in_piece(i) && speaks(i)
+                            };
+                            let e = embed(fb, keep)?.map(|(e, _)| e);
+                            if let Some(e) = e {
+                                cache.put(first + pa, first + pb, use_clean, e);
+                            }
+                            e
+                        }
+                    };
+                    if let Some(e) = got {
+                        let w = (pb - pa) as f32;
+                        sum.iter_mut().zip(&e).for_each(|(x, y)| *x += w * y);
+                        any = true;
+                    }
+                }
+                let got = any.then(|| {
+                    normalise(&mut sum);
+                    sum
+                });
                 let Some(e) = got else { continue };
                 let best = groups
                     .iter()
@@ -215,13 +233,37 @@ pub(super) fn analyse(
     Ok(out)
 }
 
+/// The pieces `[start, end)` (window frames) of the run `[a, b)` of the window starting at
+/// global frame `first`: cut where the global grid of `tile` frames crosses the run, a
+/// piece too short for an embedding joined to its neighbour.
+fn pieces(a: usize, b: usize, first: usize, tile: usize) -> Vec<(usize, usize)> {
+    let tile = tile.max(1);
+    let min = MIN_RUN_FRAMES * 160 / seg::FRAME_STEP;
+    let mut cuts = vec![a];
+    let mut g = (first + a) / tile * tile + tile;
+    while g < first + b {
+        cuts.push(g - first);
+        g += tile;
+    }
+    cuts.push(b);
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for w in cuts.windows(2) {
+        let (pa, pb) = (w[0], w[1]);
+        match out.last_mut() {
+            Some(last) if last.1 - last.0 < min || pb - pa < min => last.1 = pb,
+            _ => out.push((pa, pb)),
+        }
+    }
+    out
+}
+
 /// Fbank frames (10 ms) in `n` segmentation frames (16.9 ms).
 fn fbank_frames(n: usize) -> usize {
     n * seg::FRAME_STEP / 160
 }
 
-/// Embeddings of runs already seen in an earlier window. Windows overlap (10 s every
-/// 2.5 s), so a run inside several windows would be embedded up to four times; the same
+/// Embeddings of run pieces already seen in an earlier window. Windows overlap (10 s every
+/// 2.5 s), so a piece inside several windows would be embedded up to four times; the same
 /// frames (to within [`RUN_MATCH`], the segmentation's jitter between windows) give the
 /// same voice, so the first embedding serves.
 #[derive(Default)]
@@ -288,5 +330,32 @@ pub(super) fn normalise(v: &mut [f32]) {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if n > 0.0 {
         v.iter_mut().for_each(|x| *x /= n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_follow_the_global_grid_and_join_short_ends() {
+        // 148-frame tiles (2.5 s), the window starting at global frame 296 (tile 2).
+        let p = pieces(0, 589, 296, 148);
+        assert_eq!(p, vec![(0, 148), (148, 296), (296, 444), (444, 589)]);
+        // The next window sees the same global pieces (and one new one).
+        let q = pieces(0, 589, 444, 148);
+        assert_eq!(q, vec![(0, 148), (148, 296), (296, 444), (444, 589)]);
+        for (a, b) in &q[..3] {
+            let seen = p.iter().any(|&(pa, pb)| {
+                pa.abs_diff(a + 148) <= RUN_MATCH && pb.abs_diff(b + 148) <= RUN_MATCH
+            });
+            assert!(seen, "{a}..{b} was a piece of the window before");
+        }
+        // A run starting 20 frames before a tile edge: its head is too short and joins.
+        assert_eq!(pieces(128, 400, 0, 148), vec![(128, 296), (296, 400)]);
+        // A run ending 10 frames after an edge: its tail joins the piece before.
+        assert_eq!(pieces(0, 306, 0, 148), vec![(0, 148), (148, 306)]);
+        // A run shorter than a piece stays whole.
+        assert_eq!(pieces(10, 40, 0, 148), vec![(10, 40)]);
     }
 }

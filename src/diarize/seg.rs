@@ -22,6 +22,7 @@
 //! AVX2+FMA build at run time, so different CPUs may differ in the last bits.
 
 use super::matmul::{gemm, parallelism, Parallelism};
+use super::scratch::{zeroed, Buf};
 use rayon::prelude::*;
 use safetensors::SafeTensors;
 
@@ -275,10 +276,10 @@ impl Segmentation {
         }
         let t = FRAMES_PER_WINDOW;
         // Front end per window (nothing to share across windows); windows run in parallel.
-        let feats: Vec<Vec<f32>> = windows.par_iter().map(|w| self.sincnet(w)).collect();
+        let feats: Vec<Buf> = windows.par_iter().map(|w| self.sincnet(w)).collect();
         // From here on rows are frame-major (t, window): each LSTM step then reads and writes
         // one contiguous block for the whole batch.
-        let mut x = vec![0f32; t * b * CONV_CH];
+        let mut x = zeroed(t * b * CONV_CH);
         for (bi, f) in feats.iter().enumerate() {
             for (ti, row) in f.chunks_exact(CONV_CH).enumerate() {
                 x[(ti * b + bi) * CONV_CH..][..CONV_CH].copy_from_slice(row);
@@ -289,7 +290,7 @@ impl Segmentation {
                 || run_direction(&layer[0], &x, b, t, false),
                 || run_direction(&layer[1], &x, b, t, true),
             );
-            let mut out = vec![0f32; b * t * 2 * HIDDEN];
+            let mut out = zeroed(b * t * 2 * HIDDEN);
             for (row, o) in out.chunks_exact_mut(2 * HIDDEN).enumerate() {
                 o[..HIDDEN].copy_from_slice(&fwd[row * HIDDEN..][..HIDDEN]);
                 o[HIDDEN..].copy_from_slice(&bwd[row * HIDDEN..][..HIDDEN]);
@@ -316,8 +317,8 @@ impl Segmentation {
 
     /// SincNet for one window (≤ 160000 samples, validated by the caller); returns time-major
     /// features `[589, 60]`.
-    fn sincnet(&self, wav: &[f32]) -> Vec<f32> {
-        let mut x = vec![0f32; WINDOW_SAMPLES];
+    fn sincnet(&self, wav: &[f32]) -> Buf {
+        let mut x = zeroed(WINDOW_SAMPLES);
         x[..wav.len()].copy_from_slice(wav);
         instance_norm(&mut x, 1, &self.wav_norm);
         let mut y = self.sinc.apply(&x);
@@ -359,14 +360,14 @@ impl Conv {
     }
 
     /// Valid convolution of time-major `[len, c_in]` into time-major `[len_out, c_out]`.
-    fn apply(&self, x: &[f32]) -> Vec<f32> {
+    fn apply(&self, x: &[f32]) -> Buf {
         let len = x.len() / self.c_in;
         let len_out = (len - self.taps) / self.stride + 1;
         let k = self.taps * self.c_in;
         let lhs_rs = self.stride * self.c_in;
-        let mut out = Vec::with_capacity(len_out * self.c_out);
-        for _ in 0..len_out {
-            out.extend_from_slice(&self.bias);
+        let mut out = zeroed(len_out * self.c_out);
+        for row in out.chunks_exact_mut(self.c_out) {
+            row.copy_from_slice(&self.bias);
         }
         gemm(
             (len_out, self.c_out, k),
@@ -411,11 +412,11 @@ impl SincConv {
     }
 
     /// Stride-10 valid convolution of `x` into time-major `[len_out, 80]`.
-    fn apply(&self, x: &[f32]) -> Vec<f32> {
+    fn apply(&self, x: &[f32]) -> Buf {
         let half = SINC_TAPS / 2;
         let len_out = (x.len() - SINC_TAPS) / SINC_STRIDE + 1;
         let c = 2 * N_SINC;
-        let mut out = vec![0f32; len_out * c];
+        let mut out = zeroed(len_out * c);
         out.par_chunks_mut(SINC_CHUNK * c)
             .enumerate()
             .for_each(|(chunk, out)| {
@@ -493,13 +494,15 @@ fn instance_norm(x: &mut [f32], c: usize, norm: &InstanceNorm) {
 }
 
 /// MaxPool1d(3) (floor), InstanceNorm, LeakyReLU over time-major `[len, c]`.
-fn pool_norm_lrelu(x: &[f32], c: usize, norm: &InstanceNorm) -> Vec<f32> {
+fn pool_norm_lrelu(x: &[f32], c: usize, norm: &InstanceNorm) -> Buf {
     let pooled = x.len() / c / 3;
-    let mut out = Vec::with_capacity(c * pooled);
-    for tri in x.chunks_exact(3 * c).take(pooled) {
+    let mut out = zeroed(c * pooled);
+    for (tri, o) in x.chunks_exact(3 * c).zip(out.chunks_exact_mut(c)) {
         let (a, rest) = tri.split_at(c);
         let (b, d) = rest.split_at(c);
-        out.extend(a.iter().zip(b).zip(d).map(|((a, b), d)| a.max(*b).max(*d)));
+        for (o, ((a, b), d)) in o.iter_mut().zip(a.iter().zip(b).zip(d)) {
+            *o = a.max(*b).max(*d);
+        }
     }
     instance_norm(&mut out, c, norm);
     leaky_relu(&mut out);
@@ -508,7 +511,7 @@ fn pool_norm_lrelu(x: &[f32], c: usize, norm: &InstanceNorm) -> Vec<f32> {
 
 /// One LSTM direction over the whole batch; `x` is `[t·b, in]` (frame-major). Returns
 /// hidden states `[t·b, 128]`.
-fn run_direction(dir: &LstmDir, x: &[f32], b: usize, t: usize, reverse: bool) -> Vec<f32> {
+fn run_direction(dir: &LstmDir, x: &[f32], b: usize, t: usize, reverse: bool) -> Buf {
     // Input projection for every (window, frame) in one matmul; only h·W_hh stays per step.
     let mut pre = dir.w_ih.apply(x);
     lstm::recurrence(&mut pre, &dir.w_hh_t, b, t, reverse)

@@ -11,8 +11,9 @@ use crate::audio::{AudioError, AudioInfo, Pcm16kMono, Reader, SAMPLE_RATE};
 use crate::types::{Ms, Span};
 use crate::vad::{Detector, VadError, FRAME_SAMPLES};
 
-/// Block length: 10 minutes of 16 kHz audio is 38 MB; long enough that cuts are rare.
-pub const DEFAULT_BLOCK: Ms = Ms(600_000);
+/// Block length: 5 minutes of 16 kHz audio is 19 MB (the block is the largest thing the
+/// pipeline holds besides the models); long enough that cuts are rare.
+pub const DEFAULT_BLOCK: Ms = Ms(300_000);
 /// A block is cut at the longest pause within this last stretch of it (or within its
 /// second half, when blocks are shorter than twice this).
 const CUT_SEARCH: Ms = Ms(60_000);

@@ -7,17 +7,12 @@
 //! deterministic on a given machine; the FMA and non-FMA variants differ in the last bits.
 
 use super::{GATES, HIDDEN};
+use crate::diarize::scratch::{zeroed, Buf};
 
 /// Runs one direction over `b` windows. `pre` is frame-major `[t, b, 512]` (input projection
 /// plus both biases); the gates are accumulated into it in place. Returns hidden states
 /// `[t, b, 128]`. PyTorch gate order: i, f, g, o.
-pub(super) fn recurrence(
-    pre: &mut [f32],
-    w_hh_t: &[f32],
-    b: usize,
-    t: usize,
-    rev: bool,
-) -> Vec<f32> {
+pub(super) fn recurrence(pre: &mut [f32], w_hh_t: &[f32], b: usize, t: usize, rev: bool) -> Buf {
     assert!(pre.len() == b * t * GATES && w_hh_t.len() == HIDDEN * GATES);
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
@@ -29,13 +24,7 @@ pub(super) fn recurrence(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn recurrence_avx2(
-    pre: &mut [f32],
-    w_hh_t: &[f32],
-    b: usize,
-    t: usize,
-    rev: bool,
-) -> Vec<f32> {
+unsafe fn recurrence_avx2(pre: &mut [f32], w_hh_t: &[f32], b: usize, t: usize, rev: bool) -> Buf {
     recurrence_generic::<true>(pre, w_hh_t, b, t, rev)
 }
 
@@ -46,10 +35,10 @@ fn recurrence_generic<const FMA: bool>(
     b: usize,
     t: usize,
     rev: bool,
-) -> Vec<f32> {
+) -> Buf {
     let mut h = vec![0f32; b * HIDDEN];
     let mut c = vec![0f32; b * HIDDEN];
-    let mut out = vec![0f32; b * t * HIDDEN];
+    let mut out = zeroed(b * t * HIDDEN);
     for step in 0..t {
         let ti = if rev { t - 1 - step } else { step };
         let g = &mut pre[ti * b * GATES..][..b * GATES];
