@@ -272,8 +272,9 @@ pub(super) struct RunCache {
     entries: std::collections::VecDeque<(usize, usize, bool, Embedding)>,
 }
 
-/// Frames the ends of a run may move between windows and still be the same run.
-const RUN_MATCH: usize = 3;
+/// Frames (~0.1 s) the ends of a piece may move between windows and still be the same piece:
+/// 6 rather than 3 embeds 8% less audio on `dominated` with every DER of the dev set unchanged.
+const RUN_MATCH: usize = 6;
 
 impl RunCache {
     fn get(&self, a: usize, b: usize, clean: bool) -> Option<Embedding> {
