@@ -164,7 +164,8 @@ pub struct TranscribeArgs {
     pub jobs: usize,
     /// Seconds of audio processed at a time (memory stays flat whatever the length);
     /// for tests and measurements.
-    #[arg(long, value_name = "SECONDS", hide = true, default_value_t = 600)]
+    #[arg(long, value_name = "SECONDS", hide = true,
+          default_value_t = gijiroku::pipeline::stream::DEFAULT_BLOCK.0 / 1000)]
     pub block_secs: u64,
 }
 
