@@ -327,8 +327,7 @@ mod tests {
             sample_format: hound::SampleFormat::Int,
         };
         let mut w = hound::WavWriter::create(&path, spec).unwrap();
-        for burst in 0..3 {
-            let _ = burst;
+        for _ in 0..3 {
             for _ in 0..48_000 {
                 w.write_sample(0i16).unwrap();
             }
