@@ -178,6 +178,18 @@ fn batch_run(jobs: &str) {
             files_under(&out)
         );
     }
+    // Each draft has text: whisper.cpp's state, freed after every recording, is made again.
+    for p in ["朝会.json", "11月/定例会.json"] {
+        let j: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join(p)).unwrap()).unwrap();
+        let text: String = j["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["text"].as_str().unwrap())
+            .collect();
+        assert!(text.chars().count() >= 20, "{p}: {text:?}");
+    }
     let all = files_under(&out);
     assert!(all
         .iter()

@@ -104,7 +104,7 @@ fn segmentation_matches_pyannote() {
         .iter()
         .enumerate()
     {
-        let got = m.segment(&clip_of(win)).unwrap();
+        let got = m.segment(&[&clip_of(win)]).unwrap();
         assert_eq!(got.len(), 589 * 7);
         let (rows, stride) = match win.get("logprobs") {
             Some(r) => (r.as_array().unwrap(), 1),
@@ -141,13 +141,39 @@ fn segmentation_matches_pyannote() {
 }
 
 #[test]
+fn overlapping_windows_of_one_buffer_match_windows_apart() {
+    // The windows the pipeline gives the model: 10 s every 2.5 s (148 frames of 270
+    // samples) of one recording, viewed in one buffer (the sinc layer then runs once over
+    // them), against the same samples copied into buffers of their own (each alone), with a
+    // shorter last window and one out of step among them.
+    let m = models();
+    let audio = clip("samples/meeting.wav", 0, 16_000 * 30);
+    let step = 148 * 270;
+    let mut starts: Vec<usize> = (0..4).map(|k| k * step).collect();
+    starts.push(5 * step + 3);
+    let mut views: Vec<&[f32]> = starts.iter().map(|&s| &audio[s..s + 160_000]).collect();
+    views.push(&audio[6 * step..6 * step + 100_000]);
+    let copies: Vec<Vec<f32>> = views.iter().map(|v| v.to_vec()).collect();
+    let apart: Vec<&[f32]> = copies.iter().map(|c| c.as_slice()).collect();
+    let shared = m.segment(&views).unwrap();
+    let alone = m.segment(&apart).unwrap();
+    assert_eq!(shared.len(), views.len() * 589 * 7);
+    let worst = max_abs_diff(&shared, &alone);
+    eprintln!("shared sinc against windows apart: max log-prob diff {worst:.2e}");
+    assert!(worst < 1e-4, "log-probs differ by {worst}");
+    // The first window alone gives what it gives in the batch.
+    let first = m.segment(&[views[0]]).unwrap();
+    assert!(max_abs_diff(&first, &shared[..589 * 7]) < 1e-4);
+}
+
+#[test]
 fn bad_audio_is_an_error_not_a_panic() {
     let m = models();
     assert!(
-        m.segment(&vec![0.0; 160_001]).is_err(),
+        m.segment(&[&vec![0.0; 160_001]]).is_err(),
         "longer than a window"
     );
-    assert!(m.segment(&[f32::NAN; 1000]).is_err());
+    assert!(m.segment(&[&[f32::NAN; 1000]]).is_err());
     assert!(
         m.embed(&[0.1; 100]).is_err(),
         "too short for one fbank frame"

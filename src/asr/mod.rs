@@ -101,6 +101,11 @@ pub trait Transcriber {
 
     /// Short model name for reports ("base", "large-v3-turbo", ...).
     fn model_name(&self) -> &str;
+
+    /// Frees the working memory of decoding (it is made again by the next `transcribe`):
+    /// called when a recording's text is done, so the stages after recognition (speaker
+    /// clustering, the minutes) do not add their memory on top of it.
+    fn release(&mut self) {}
 }
 
 /// Group sorted speech spans into decoding windows: a window grows while the next span

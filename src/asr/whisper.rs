@@ -54,7 +54,9 @@ const MAX_PROMPT_SCAN_CHARS: usize = 1_000;
 const TOKENIZE_BUFFER: usize = 4_096;
 
 pub struct WhisperTranscriber {
-    state: WhisperState,
+    /// Decoder state (KV caches and compute buffers, ~275 MB with base); `None` after
+    /// [`Transcriber::release`] until the next decode makes it again.
+    state: Option<WhisperState>,
     // Kept alive for `state`, which borrows the model through an Arc inside whisper-rs;
     // shared by forks, so parallel workers hold the weights once.
     ctx: Arc<WhisperContext>,
@@ -98,7 +100,7 @@ impl WhisperTranscriber {
                 source,
             })?;
         Ok(WhisperTranscriber {
-            state,
+            state: Some(state),
             ctx: Arc::clone(&self.ctx),
             cfg: AsrConfig {
                 threads,
@@ -149,7 +151,7 @@ impl WhisperTranscriber {
             tracing::info!(prompt = %p, "initial prompt");
         }
         Ok(WhisperTranscriber {
-            state,
+            state: Some(state),
             ctx: Arc::new(ctx),
             cfg,
             name: name.to_string(),
@@ -279,7 +281,19 @@ impl WhisperTranscriber {
             params.set_audio_ctx(ctx.min(FULL_AUDIO_CTX) as i32);
             params.set_temperature_inc(0.0);
         }
-        let res = self.state.full(params, &samples[a..b]);
+        let mut state = match self.state.take() {
+            Some(state) => state,
+            None => self
+                .ctx
+                .create_state()
+                .map_err(|source| AsrError::ModelLoad {
+                    path: self.path.clone(),
+                    source,
+                })?,
+        };
+        let res = state.full(params, &samples[a..b]);
+        let segments = res.is_ok().then(|| self.collect(&state, window));
+        self.state = Some(state);
         if self.cancel.load(Ordering::Relaxed) {
             return Err(AsrError::Interrupted);
         }
@@ -287,15 +301,15 @@ impl WhisperTranscriber {
             window: format!("{}-{}", window.start, window.end),
             source,
         })?;
-        Ok(self.collect(window))
+        Ok(segments.unwrap_or_default())
     }
 
     /// Read segments out of the state, shifting times by the window start and clamping
     /// them to the window.
-    fn collect(&self, window: Span) -> Vec<AsrSegment> {
+    fn collect(&self, state: &WhisperState, window: Span) -> Vec<AsrSegment> {
         let clamp = |t: i64| Ms((window.start.0 + Ms::from_centis(t).0).min(window.end.0));
         let mut out = Vec::new();
-        for seg in self.state.as_iter() {
+        for seg in state.as_iter() {
             let mut tokens: Vec<AsrToken> = Vec::new();
             // Kanji often span two byte-level tokens: gather bytes until they form UTF-8.
             let mut pending: Vec<u8> = Vec::new();
@@ -434,5 +448,9 @@ impl Transcriber for WhisperTranscriber {
 
     fn model_name(&self) -> &str {
         &self.name
+    }
+
+    fn release(&mut self) {
+        self.state = None;
     }
 }

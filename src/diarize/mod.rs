@@ -214,12 +214,12 @@ impl SpeakerModels {
         Ok(SpeakerModels { seg, campp })
     }
 
-    /// Segmentation-3.0 on one window of at most 10 s (shorter ones are padded with
-    /// silence): 589 frames × 7 powerset log-probabilities (class 0 nobody, 1–3 one of the
-    /// window's three speakers, 4–6 two of them).
-    pub fn segment(&self, window: &[f32]) -> Result<Vec<f32>, DiarizeError> {
+    /// Segmentation-3.0 on windows of at most 10 s (shorter ones are padded with silence):
+    /// per window 589 frames × 7 powerset log-probabilities (class 0 nobody, 1–3 one of the
+    /// window's three speakers, 4–6 two of them), window after window.
+    pub fn segment(&self, windows: &[&[f32]]) -> Result<Vec<f32>, DiarizeError> {
         self.seg
-            .forward(&[window])
+            .forward(windows)
             .map_err(|e| DiarizeError::Segment(Box::new(e)))
     }
 

@@ -52,25 +52,6 @@ pub(super) fn turns(
             }
         }
     }
-    // Per speaker, which frames it holds.
-    let mut holds = vec![false; total_frames * k];
-    let mut order: Vec<usize> = (0..k).collect();
-    for g in 0..total_frames {
-        if cover[g] == 0 {
-            continue;
-        }
-        let count = (count_sum[g] as f32 / cover[g] as f32).round_ties_even() as usize;
-        if count == 0 {
-            continue;
-        }
-        let v = &votes[g * k..][..k];
-        order.sort_by_key(|&s| std::cmp::Reverse(v[s]));
-        for &s in order.iter().take(count) {
-            if v[s] > 0 {
-                holds[g * k + s] = true;
-            }
-        }
-    }
     // Frame g is taken to last from its centre minus half a step to its centre plus half.
     let edge = |g: usize| {
         let centre = g * FRAME_STEP + FRAME_DURATION / 2;
@@ -79,28 +60,43 @@ pub(super) fn turns(
             crate::audio::SAMPLE_RATE,
         )
     };
-    let mut per_speaker: BTreeMap<usize, Vec<Span>> = BTreeMap::new();
-    for s in 0..k {
-        let mut runs: Vec<Span> = Vec::new();
-        let mut g = 0;
-        while g < total_frames {
-            if !holds[g * k + s] {
-                g += 1;
-                continue;
-            }
-            let a = g;
-            while g < total_frames && holds[g * k + s] {
-                g += 1;
-            }
-            let span = Span::new(edge(a).min(end), edge(g).min(end));
-            if !span.is_empty() {
-                runs.push(span);
+    // Frame by frame, the speakers holding it; a speaker's runs of held frames are closed as
+    // they end (no frames × speakers table: 3 hours are 640,000 frames).
+    let mut runs: Vec<Vec<Span>> = vec![Vec::new(); k];
+    let mut open: Vec<Option<usize>> = vec![None; k];
+    let mut held = vec![false; k];
+    let mut order: Vec<usize> = (0..k).collect();
+    for g in 0..=total_frames {
+        held.iter_mut().for_each(|h| *h = false);
+        if g < total_frames && cover[g] > 0 {
+            let count = (count_sum[g] as f32 / cover[g] as f32).round_ties_even() as usize;
+            if count > 0 {
+                let v = &votes[g * k..][..k];
+                order.sort_by_key(|&s| std::cmp::Reverse(v[s]));
+                for &s in order.iter().take(count) {
+                    held[s] = v[s] > 0;
+                }
             }
         }
-        if !runs.is_empty() {
-            per_speaker.insert(s, runs);
+        for s in 0..k {
+            match (open[s], held[s]) {
+                (None, true) => open[s] = Some(g),
+                (Some(a), false) => {
+                    let span = Span::new(edge(a).min(end), edge(g).min(end));
+                    if !span.is_empty() {
+                        runs[s].push(span);
+                    }
+                    open[s] = None;
+                }
+                _ => {}
+            }
         }
     }
+    let per_speaker: BTreeMap<usize, Vec<Span>> = runs
+        .into_iter()
+        .enumerate()
+        .filter(|(_, r)| !r.is_empty())
+        .collect();
     // Join a speaker's runs across short pauses that others leave (mostly) empty.
     let others_in = |s: usize, gap: Span| -> Ms {
         let mut t = 0;

@@ -275,8 +275,7 @@ impl Segmentation {
             return Ok(Vec::new());
         }
         let t = FRAMES_PER_WINDOW;
-        // Front end per window (nothing to share across windows); windows run in parallel.
-        let feats: Vec<Buf> = windows.par_iter().map(|w| self.sincnet(w)).collect();
+        let feats = self.front_end(windows);
         // From here on rows are frame-major (t, window): each LSTM step then reads and writes
         // one contiguous block for the whole batch.
         let mut x = zeroed(t * b * CONV_CH);
@@ -315,6 +314,68 @@ impl Segmentation {
         Ok(out)
     }
 
+    /// SincNet features `[589, 60]` of every window, in order.
+    ///
+    /// Overlapping windows (10 s every 2.5 s) hold each sample four times. The sinc layer is
+    /// linear and the waveform norm before it is an affine map per window, so for full-length
+    /// windows that view one buffer at offsets a multiple of the sinc stride, the layer runs
+    /// once over the raw samples they cover and each window's norm is applied to its output:
+    /// `conv(a·x + c) = a·conv(x) + c·Σtaps`. Other windows (padded, or apart) go alone.
+    fn front_end(&self, windows: &[&[f32]]) -> Vec<Buf> {
+        let raw = shared_sinc_groups(windows)
+            .into_iter()
+            .map(|group| (group.clone(), self.shared_sinc(windows, &group)))
+            .collect::<Vec<_>>();
+        let mut feats: Vec<Option<Buf>> = (0..windows.len()).map(|_| None).collect();
+        for (group, rows) in &raw {
+            let done: Vec<(usize, Buf)> = group
+                .par_iter()
+                .map(|&(i, offset)| {
+                    let rows = &rows[offset / SINC_STRIDE * 2 * N_SINC..][..SINC_ROWS * 2 * N_SINC];
+                    (i, self.after_sinc(windows[i], rows))
+                })
+                .collect();
+            for (i, f) in done {
+                feats[i] = Some(f);
+            }
+        }
+        let alone: Vec<(usize, Buf)> = (0..windows.len())
+            .into_par_iter()
+            .filter(|&i| feats[i].is_none())
+            .map(|i| (i, self.sincnet(windows[i])))
+            .collect();
+        for (i, f) in alone {
+            feats[i] = Some(f);
+        }
+        feats
+            .into_iter()
+            .map(|f| f.expect("every window"))
+            .collect()
+    }
+
+    /// The sinc layer's output on the raw samples a group covers (`[rows, 80]`, row `r` at
+    /// sample `r × 10` from the group's first window), each row computed once, from the first
+    /// window that holds its 251 samples.
+    fn shared_sinc(&self, windows: &[&[f32]], group: &[(usize, usize)]) -> Buf {
+        let c = 2 * N_SINC;
+        let last = group.last().map_or(0, |g| g.1);
+        let mut rows = zeroed((last / SINC_STRIDE + SINC_ROWS) * c);
+        let mut done = 0;
+        for &(i, offset) in group {
+            let first = offset / SINC_STRIDE;
+            let from = done.max(first);
+            let to = first + SINC_ROWS;
+            if from >= to {
+                continue;
+            }
+            let x = &windows[i][(from - first) * SINC_STRIDE..]
+                [..(to - from - 1) * SINC_STRIDE + SINC_TAPS];
+            rows[from * c..to * c].copy_from_slice(&self.sinc.apply(x));
+            done = to;
+        }
+        rows
+    }
+
     /// SincNet for one window (≤ 160000 samples, validated by the caller); returns time-major
     /// features `[589, 60]`.
     fn sincnet(&self, wav: &[f32]) -> Buf {
@@ -323,7 +384,36 @@ impl Segmentation {
         instance_norm(&mut x, 1, &self.wav_norm);
         let mut y = self.sinc.apply(&x);
         y.iter_mut().for_each(|v| *v = v.abs());
-        let y = pool_norm_lrelu(&y, 2 * N_SINC, &self.norm0);
+        self.after_abs(&y)
+    }
+
+    /// SincNet of a full window from the sinc layer's output on its raw samples (`raw`,
+    /// `[15975, 80]`): the window's waveform norm applied as `a·raw + c·Σtaps`, then |x| and
+    /// the rest.
+    fn after_sinc(&self, wav: &[f32], raw: &[f32]) -> Buf {
+        let (a, c) = affine_norm(wav, &self.wav_norm);
+        let shift: Vec<f32> = self
+            .sinc
+            .tap_sums
+            .iter()
+            .map(|&s| (c * s as f64) as f32)
+            .collect();
+        let a = a as f32;
+        let mut y = zeroed(raw.len());
+        for (o, r) in y
+            .chunks_exact_mut(2 * N_SINC)
+            .zip(raw.chunks_exact(2 * N_SINC))
+        {
+            for ((o, &r), &sh) in o.iter_mut().zip(r).zip(&shift) {
+                *o = a.mul_add(r, sh).abs();
+            }
+        }
+        self.after_abs(&y)
+    }
+
+    /// SincNet from |sinc output| `[15975, 80]` on: pool, norm, the two convolutions.
+    fn after_abs(&self, y: &[f32]) -> Buf {
+        let y = pool_norm_lrelu(y, 2 * N_SINC, &self.norm0);
         let y = pool_norm_lrelu(&self.conv1.apply(&y), CONV_CH, &self.norm1);
         let y = pool_norm_lrelu(&self.conv2.apply(&y), CONV_CH, &self.norm2);
         debug_assert_eq!(y.len(), FRAMES_PER_WINDOW * CONV_CH);
@@ -389,6 +479,8 @@ struct SincConv {
     cos_rhs: Vec<f32>,
     /// `[125, 40]`: taps 0..125 of the sin filters (the centre tap is zero).
     sin_rhs: Vec<f32>,
+    /// Sum of each filter's taps (`[80]`): the filter's response to a constant.
+    tap_sums: Vec<f32>,
 }
 
 /// Output rows per chunk: keeps the pair-sum matrices (~250 KB each) in L2.
@@ -408,7 +500,15 @@ impl SincConv {
                 sin_rhs[j * N_SINC + f] = fb[(N_SINC + f) * SINC_TAPS + j];
             }
         }
-        SincConv { cos_rhs, sin_rhs }
+        let tap_sums = fb
+            .chunks_exact(SINC_TAPS)
+            .map(|f| f.iter().map(|&v| v as f64).sum::<f64>() as f32)
+            .collect();
+        SincConv {
+            cos_rhs,
+            sin_rhs,
+            tap_sums,
+        }
     }
 
     /// Stride-10 valid convolution of `x` into time-major `[len_out, 80]`.
@@ -493,6 +593,52 @@ fn instance_norm(x: &mut [f32], c: usize, norm: &InstanceNorm) {
     }
 }
 
+/// The single-channel InstanceNorm of `x` as the affine map `x ↦ a·x + c` it applies.
+fn affine_norm(x: &[f32], norm: &InstanceNorm) -> (f64, f64) {
+    let len = x.len() as f64;
+    let mean = x.iter().map(|&v| v as f64).sum::<f64>() / len;
+    let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / len;
+    let a = norm.weight[0] as f64 / (var + EPS).sqrt();
+    (a, norm.bias[0] as f64 - mean * a)
+}
+
+/// Rows of the sinc layer's output for one full window.
+const SINC_ROWS: usize = (WINDOW_SAMPLES - SINC_TAPS) / SINC_STRIDE + 1;
+
+/// Groups of full-length windows that view one buffer: `(window index, offset in samples
+/// from the group's first window)`, by offset, each offset a multiple of the sinc stride.
+/// Windows are told to share a buffer by their addresses: slices that overlap in memory are
+/// views of one allocation (nothing is read through the addresses).
+fn shared_sinc_groups(windows: &[&[f32]]) -> Vec<Vec<(usize, usize)>> {
+    let size = std::mem::size_of::<f32>();
+    let mut full: Vec<(usize, usize)> = windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.len() == WINDOW_SAMPLES)
+        .map(|(i, w)| (w.as_ptr() as usize, i))
+        .collect();
+    full.sort();
+    let mut groups: Vec<Vec<(usize, usize)>> = Vec::new();
+    let (mut base, mut end) = (0, 0);
+    for (addr, i) in full {
+        if addr >= end {
+            base = addr;
+            groups.push(vec![(i, 0)]);
+        } else if (addr - base) % (SINC_STRIDE * size) == 0 {
+            groups
+                .last_mut()
+                .expect("a group")
+                .push((i, (addr - base) / size));
+        } else {
+            // Overlapping but out of step: goes alone.
+            continue;
+        }
+        end = addr + WINDOW_SAMPLES * size;
+    }
+    groups.retain(|g| g.len() > 1);
+    groups
+}
+
 /// MaxPool1d(3) (floor), InstanceNorm, LeakyReLU over time-major `[len, c]`.
 fn pool_norm_lrelu(x: &[f32], c: usize, norm: &InstanceNorm) -> Buf {
     let pooled = x.len() / c / 3;
@@ -526,4 +672,30 @@ pub fn argmax(row: &[f32]) -> usize {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_of_one_buffer_in_step_share_the_sinc_layer() {
+        let step = 148 * FRAME_STEP;
+        let audio = vec![0f32; 8 * step + WINDOW_SAMPLES];
+        let other = vec![0f32; WINDOW_SAMPLES];
+        let at = |s: usize| &audio[s..s + WINDOW_SAMPLES];
+        let windows: Vec<&[f32]> = vec![
+            at(2 * step),
+            at(0),
+            &other,
+            at(step),
+            at(step + 3),                   // out of the sinc stride's step
+            &audio[7 * step..7 * step + 5], // short: padded, alone
+            at(7 * step),                   // no overlap with the others: alone
+        ];
+        assert_eq!(
+            shared_sinc_groups(&windows),
+            vec![vec![(1, 0), (3, step), (0, 2 * step)]]
+        );
+    }
 }

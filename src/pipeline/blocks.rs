@@ -122,6 +122,8 @@ pub(super) fn recognise(
         })?;
         segments.extend(segs.into_iter().map(|s| s.shifted(block.offset)));
     }
+    // The text is done: whisper.cpp's buffers go before the speakers are clustered.
+    engine.transcriber.release();
     let audio = blocks.info();
     let t_vad = blocks.vad_time();
     let t_decode = t_read.saturating_sub(t_vad);
