@@ -382,14 +382,15 @@ impl Segmentation {
         let mut x = zeroed(WINDOW_SAMPLES);
         x[..wav.len()].copy_from_slice(wav);
         instance_norm(&mut x, 1, &self.wav_norm);
-        let mut y = self.sinc.apply(&x);
-        y.iter_mut().for_each(|v| *v = v.abs());
-        self.after_abs(&y)
+        let y = self.sinc.apply(&x);
+        self.convs(&pool_map_norm_lrelu(&y, 2 * N_SINC, &self.norm0, |_, v| {
+            v.abs()
+        }))
     }
 
     /// SincNet of a full window from the sinc layer's output on its raw samples (`raw`,
-    /// `[15975, 80]`): the window's waveform norm applied as `a·raw + c·Σtaps`, then |x| and
-    /// the rest.
+    /// `[15975, 80]`): the window's waveform norm applied as `a·raw + c·Σtaps` on the way
+    /// into |x| and the pooling.
     fn after_sinc(&self, wav: &[f32], raw: &[f32]) -> Buf {
         let (a, c) = affine_norm(wav, &self.wav_norm);
         let shift: Vec<f32> = self
@@ -399,22 +400,15 @@ impl Segmentation {
             .map(|&s| (c * s as f64) as f32)
             .collect();
         let a = a as f32;
-        let mut y = zeroed(raw.len());
-        for (o, r) in y
-            .chunks_exact_mut(2 * N_SINC)
-            .zip(raw.chunks_exact(2 * N_SINC))
-        {
-            for ((o, &r), &sh) in o.iter_mut().zip(r).zip(&shift) {
-                *o = a.mul_add(r, sh).abs();
-            }
-        }
-        self.after_abs(&y)
+        let y = pool_map_norm_lrelu(raw, 2 * N_SINC, &self.norm0, |ch, v| {
+            a.mul_add(v, shift[ch]).abs()
+        });
+        self.convs(&y)
     }
 
-    /// SincNet from |sinc output| `[15975, 80]` on: pool, norm, the two convolutions.
-    fn after_abs(&self, y: &[f32]) -> Buf {
-        let y = pool_norm_lrelu(y, 2 * N_SINC, &self.norm0);
-        let y = pool_norm_lrelu(&self.conv1.apply(&y), CONV_CH, &self.norm1);
+    /// SincNet after the sinc layer's pooling: the two convolutions.
+    fn convs(&self, y: &[f32]) -> Buf {
+        let y = pool_norm_lrelu(&self.conv1.apply(y), CONV_CH, &self.norm1);
         let y = pool_norm_lrelu(&self.conv2.apply(&y), CONV_CH, &self.norm2);
         debug_assert_eq!(y.len(), FRAMES_PER_WINDOW * CONV_CH);
         y
@@ -641,13 +635,23 @@ fn shared_sinc_groups(windows: &[&[f32]]) -> Vec<Vec<(usize, usize)>> {
 
 /// MaxPool1d(3) (floor), InstanceNorm, LeakyReLU over time-major `[len, c]`.
 fn pool_norm_lrelu(x: &[f32], c: usize, norm: &InstanceNorm) -> Buf {
+    pool_map_norm_lrelu(x, c, norm, |_, v| v)
+}
+
+/// [`pool_norm_lrelu`] of `map(channel, x)`, without a buffer for the mapped values.
+fn pool_map_norm_lrelu(
+    x: &[f32],
+    c: usize,
+    norm: &InstanceNorm,
+    map: impl Fn(usize, f32) -> f32,
+) -> Buf {
     let pooled = x.len() / c / 3;
     let mut out = zeroed(c * pooled);
     for (tri, o) in x.chunks_exact(3 * c).zip(out.chunks_exact_mut(c)) {
         let (a, rest) = tri.split_at(c);
         let (b, d) = rest.split_at(c);
-        for (o, ((a, b), d)) in o.iter_mut().zip(a.iter().zip(b).zip(d)) {
-            *o = a.max(*b).max(*d);
+        for (ch, (o, ((a, b), d))) in o.iter_mut().zip(a.iter().zip(b).zip(d)).enumerate() {
+            *o = map(ch, *a).max(map(ch, *b)).max(map(ch, *d));
         }
     }
     instance_norm(&mut out, c, norm);
