@@ -322,12 +322,10 @@ impl Segmentation {
     /// once over the raw samples they cover and each window's norm is applied to its output:
     /// `conv(a·x + c) = a·conv(x) + c·Σtaps`. Other windows (padded, or apart) go alone.
     fn front_end(&self, windows: &[&[f32]]) -> Vec<Buf> {
-        let raw = shared_sinc_groups(windows)
-            .into_iter()
-            .map(|group| (group.clone(), self.shared_sinc(windows, &group)))
-            .collect::<Vec<_>>();
         let mut feats: Vec<Option<Buf>> = (0..windows.len()).map(|_| None).collect();
-        for (group, rows) in &raw {
+        for group in shared_sinc_groups(windows) {
+            // One group's sinc output held at a time.
+            let rows = self.shared_sinc(windows, &group);
             let done: Vec<(usize, Buf)> = group
                 .par_iter()
                 .map(|&(i, offset)| {
