@@ -35,7 +35,7 @@ pub(super) fn speakers(chunks: &[Chunk], cfg: &DiarizeConfig, step_frames: usize
     let mut train: Vec<(Origin, Embedding)> = Vec::new();
     for (c, chunk) in chunks.iter().enumerate() {
         for l in &chunk.locals {
-            if let (Some(e), true) = (&l.embedding, l.clean >= min_clean) {
+            if let (Some(e), true) = (&l.embedding, l.clean >= min_clean && l.parent.is_none()) {
                 train.push(((c as u32, l.origin), *e));
             }
         }
@@ -293,7 +293,9 @@ fn assign(chunk: &Chunk, centroids: &[Embedding]) -> Vec<Option<usize>> {
             })
         })
         .collect();
-    let with: Vec<usize> = (0..sims.len()).filter(|&i| sims[i].is_some()).collect();
+    let with: Vec<usize> = (0..sims.len())
+        .filter(|&i| sims[i].is_some() && chunk.locals[i].parent.is_none())
+        .collect();
     let origins: Vec<u8> = with.iter().map(|&i| chunk.locals[i].origin).collect();
     let mut distinct = origins.clone();
     distinct.sort_unstable();
@@ -306,6 +308,7 @@ fn assign(chunk: &Chunk, centroids: &[Embedding]) -> Vec<Option<usize>> {
             let s = sims[i].as_ref().expect("filtered");
             out[i] = (0..k).max_by(|&a, &b| s[a].total_cmp(&s[b]));
         }
+        assign_parts(chunk, &sims, &mut out);
         return out;
     }
     // A few local speakers: try every choice where different slots get different speakers.
@@ -345,7 +348,28 @@ fn assign(chunk: &Chunk, centroids: &[Embedding]) -> Vec<Option<usize>> {
     for (p, &i) in with.iter().enumerate() {
         out[i] = best.1.get(p).copied();
     }
+    assign_parts(chunk, &sims, &mut out);
     out
+}
+
+/// How much nearer another speaker must be to a part of a run (a side of it, ~1 s) than
+/// the run's own speaker for the part to go to it: a second's vector is noisy, and most
+/// pauses inside a run are one speaker's.
+const PART_MARGIN: f32 = 0.1;
+
+/// Parts of runs ([`super::local::Local::parent`]) stay with their run's speaker unless
+/// another is nearer by [`PART_MARGIN`].
+fn assign_parts(chunk: &Chunk, sims: &[Option<Vec<f32>>], out: &mut [Option<usize>]) {
+    for (i, l) in chunk.locals.iter().enumerate() {
+        let (Some(parent), Some(s)) = (l.parent, &sims[i]) else {
+            continue;
+        };
+        let best = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b]));
+        out[i] = match (out[parent as usize], best) {
+            (Some(own), Some(b)) if s[b] - s[own] <= PART_MARGIN => Some(own),
+            (own, b) => b.or(own),
+        };
+    }
 }
 
 #[cfg(test)]
@@ -378,6 +402,7 @@ mod tests {
                         origin: s as u8,
                         clean: FRAMES_PER_WINDOW,
                         embedding: Some(voice(v, c)),
+                        parent: None,
                     })
                     .collect(),
             })
@@ -421,5 +446,48 @@ mod tests {
             ..DiarizeConfig::default()
         };
         assert_eq!(speakers(&cs, &max, 148).k, 2);
+    }
+
+    #[test]
+    fn parts_of_a_run_leave_its_speaker_only_for_a_clearly_nearer_one() {
+        let centroids = [voice(0, 0), voice(5, 0)];
+        let part = |parent: u8, e: Embedding| Local {
+            slot: 0,
+            origin: 0,
+            clean: 20,
+            embedding: Some(e),
+            parent: Some(parent),
+        };
+        // Local 0 (voice 0) held a run whose sides are locals 1 (voice 0) and 2 (voice 5);
+        // local 3 is a part whose vector sits between the voices, a bit nearer voice 5.
+        let mut between = [0.0f32; EMBED_DIM];
+        between[0] = 0.95;
+        between[5] = 1.0;
+        normalise(&mut between);
+        let mut locals = vec![Local {
+            slot: 0,
+            origin: 0,
+            clean: 400,
+            embedding: Some(voice(0, 1)),
+            parent: None,
+        }];
+        locals.extend([part(0, voice(0, 2)), part(0, voice(5, 3)), part(0, between)]);
+        for (i, l) in locals.iter_mut().enumerate() {
+            l.slot = i as u8;
+        }
+        let chunk = Chunk {
+            first: 0,
+            active: vec![1; FRAMES_PER_WINDOW],
+            locals,
+        };
+        let got = assign(&chunk, &centroids);
+        assert_eq!(got, [Some(0), Some(0), Some(1), Some(0)]);
+        // Parts never train the clustering: with only them, voice 5 is no speaker.
+        let cfg = DiarizeConfig {
+            min_speaker: crate::types::Ms(0),
+            ..DiarizeConfig::default()
+        };
+        let a = speakers(&[chunk], &cfg, 148);
+        assert_eq!(a.k, 1);
     }
 }

@@ -21,6 +21,8 @@ const MAX_GROUPS: usize = 5;
 /// own vector instead of joining the neighbouring run's voice (measured against 1 s: DER
 /// many 1.4 → 1.1 %, multi 5.7 → 4.1 %, meeting 1.7 → 1.0 %, the rest within 0.1).
 const MIN_RUN_FRAMES: usize = 60;
+/// Local speakers a window can hold: one bit each in [`Chunk::active`].
+const MAX_LOCALS: usize = 16;
 /// Cosine similarity below which two runs of one local speaker are different voices.
 /// Segmentation-3.0 tracks voices within its window by itself, and two similar voices that
 /// take turns can end up as one local speaker; their runs' embeddings tell them apart.
@@ -47,6 +49,9 @@ pub(super) struct Local {
     pub clean: usize,
     /// L2-normalised CAM++ embedding; `None` when it speaks too little to get one.
     pub embedding: Option<Embedding>,
+    /// For one side of a run cut at a pause (two short turns the segmentation joined): the
+    /// local speaker whose run it was. Its `clean` frames still count for that one.
+    pub parent: Option<u8>,
 }
 
 impl Chunk {
@@ -92,6 +97,7 @@ pub(super) fn analyse(
         let mut active = vec![0u16; FRAMES_PER_WINDOW];
         let mut locals = Vec::new();
         let mut feats: Option<fbank::Fbank> = None;
+        let mut energy: Option<Vec<f32>> = None;
         cache.forget_before(first);
         let embed = |fb: &fbank::Fbank, keep: &dyn Fn(usize) -> bool| {
             let mut rows = select(fb, keep);
@@ -114,55 +120,71 @@ pub(super) fn analyse(
             let alone = |i: usize| slots[i] == bit;
             let speaks = |i: usize| slots[i] & bit != 0;
             let fb = feats.get_or_insert_with(|| fbank::fbank(samples));
-            // Runs of this slot's activity, each embedded when long enough.
+            // A piece's vector: from its clean frames when there are enough, else from all
+            // of it; `None` when too short. Pieces met in an earlier window come from the cache.
+            let mut vec_of = |pa: usize, pb: usize| {
+                let in_piece = |i: usize| i >= pa && i < pb;
+                let clean_frames = (pa..pb).filter(|&i| alone(i)).count();
+                let use_clean = fbank_frames(clean_frames) >= MIN_RUN_FRAMES;
+                if !use_clean && fbank_frames(pb - pa) < MIN_RUN_FRAMES {
+                    return Ok(None);
+                }
+                if let Some(e) = cache.get(first + pa, first + pb, use_clean) {
+                    return Ok(Some(e));
+                }
+                let e = if use_clean {
+                    embed(fb, &|i| in_piece(i) && alone(i))?
+                } else {
+                    embed(fb, &|i| in_piece(i) && speaks(i))?
+                };
+                let e = e.map(|(e, _)| e);
+                if let Some(e) = e {
+                    cache.put(first + pa, first + pb, use_clean, e);
+                }
+                Ok::<_, DiarizeError>(e)
+            };
+            // Runs of this slot's activity, each embedded when long enough: piece by piece,
+            // pieces cut on the global tile grid, its vector their frame-weighted mean.
+            // Windows overlap four times, and a piece seen whole in an earlier window is not
+            // embedded again (a long run crosses window edges, so as a whole it would differ
+            // in every window).
             let runs = runs_of(&slots, bit);
-            let mut groups: Vec<([f32; EMBED_DIM], Vec<usize>)> = Vec::new();
-            let mut group_of: Vec<Option<usize>> = vec![None; runs.len()];
-            let mut order: Vec<usize> = (0..runs.len()).collect();
-            order.sort_by_key(|&r| std::cmp::Reverse(runs[r].1 - runs[r].0));
-            for r in order {
-                let (a, b) = runs[r];
-                // The run is embedded piece by piece, pieces cut on the global tile grid, and
-                // its vector is their frame-weighted mean: windows overlap four times, and a
-                // piece seen whole in an earlier window is not embedded again (a long run
-                // crosses window edges, so as a whole it would differ in every window).
+            let mut run_vecs: Vec<Option<Embedding>> = Vec::with_capacity(runs.len());
+            // Runs of one piece with a pause inside whose two sides sound like two voices:
+            // where to cut, and each side's vector.
+            let mut halves: Vec<Option<(usize, Embedding, Embedding)>> = vec![None; runs.len()];
+            for (r, &(a, b)) in runs.iter().enumerate() {
+                let ps = pieces(a, b, first, tile);
                 let mut sum = [0.0f32; EMBED_DIM];
                 let mut any = false;
-                for (pa, pb) in pieces(a, b, first, tile) {
-                    let in_piece = |i: usize| i >= pa && i < pb;
-                    let clean_piece = |i: usize| in_piece(i) && alone(i);
-                    // Clean frames when there are enough for an embedding, else all of it.
-                    let clean_frames = (pa..pb).filter(|&i| alone(i)).count();
-                    let use_clean = fbank_frames(clean_frames) >= MIN_RUN_FRAMES;
-                    if !use_clean && fbank_frames(pb - pa) < MIN_RUN_FRAMES {
-                        continue;
-                    }
-                    let got = match cache.get(first + pa, first + pb, use_clean) {
-                        Some(e) => Some(e),
-                        None => {
-                            let keep: &dyn Fn(usize) -> bool = if use_clean {
-                                &clean_piece
-                            } else {
-                                &|i| in_piece(i) && speaks(i)
-                            };
-                            let e = embed(fb, keep)?.map(|(e, _)| e);
-                            if let Some(e) = e {
-                                cache.put(first + pa, first + pb, use_clean, e);
-                            }
-                            e
-                        }
-                    };
-                    if let Some(e) = got {
+                for &(pa, pb) in &ps {
+                    if let Some(e) = vec_of(pa, pb)? {
                         let w = (pb - pa) as f32;
                         sum.iter_mut().zip(&e).for_each(|(x, y)| *x += w * y);
                         any = true;
                     }
                 }
-                let got = any.then(|| {
+                run_vecs.push(any.then(|| {
                     normalise(&mut sum);
                     sum
-                });
-                let Some(e) = got else { continue };
+                }));
+                if ps.len() == 1 {
+                    let energy = energy.get_or_insert_with(|| frame_energy(samples));
+                    if let Some(c) = quietest(energy, a, b) {
+                        if let (Some(x), Some(y)) = (vec_of(a, c)?, vec_of(c, b)?) {
+                            if dot(&x, &y) < SAME_RUN {
+                                halves[r] = Some((c, x, y));
+                            }
+                        }
+                    }
+                }
+            }
+            let mut groups: Vec<([f32; EMBED_DIM], Vec<usize>)> = Vec::new();
+            let mut group_of: Vec<Option<usize>> = vec![None; runs.len()];
+            let mut order: Vec<usize> = (0..runs.len()).collect();
+            order.sort_by_key(|&r| std::cmp::Reverse(runs[r].1 - runs[r].0));
+            for r in order {
+                let Some(e) = run_vecs[r] else { continue };
                 let best = groups
                     .iter()
                     .enumerate()
@@ -202,6 +224,7 @@ pub(super) fn analyse(
                 groups.push((e.unwrap_or([0.0; EMBED_DIM]), Vec::new()));
                 group_of.iter_mut().for_each(|g| *g = Some(0));
             }
+            let base = locals.len();
             for (g, (sum, _)) in groups.iter().enumerate() {
                 let v = locals.len() as u8;
                 let mut clean = 0;
@@ -223,7 +246,37 @@ pub(super) fn analyse(
                     origin: s as u8,
                     clean,
                     embedding,
+                    parent: None,
                 });
+            }
+            // Each side of a run that sounds like two voices becomes a part of the run's
+            // local speaker: the clustering learns from the whole, and a part goes to
+            // another speaker only when its own vector clearly says so.
+            for (r, h) in halves.iter().enumerate() {
+                let (Some((c, x, y)), Some(g)) = (h, group_of[r]) else {
+                    continue;
+                };
+                let parent = base + g;
+                for (ha, hb, e) in [(runs[r].0, *c, x), (*c, runs[r].1, y)] {
+                    if locals.len() >= MAX_LOCALS {
+                        break;
+                    }
+                    let v = locals.len();
+                    let mut clean = 0;
+                    for (i, bits) in active.iter_mut().enumerate().take(hb).skip(ha) {
+                        if *bits & (1 << parent) != 0 {
+                            *bits = (*bits & !(1 << parent)) | (1 << v);
+                            clean += alone(i) as usize;
+                        }
+                    }
+                    locals.push(Local {
+                        slot: v as u8,
+                        origin: s as u8,
+                        clean,
+                        embedding: Some(*e),
+                        parent: Some(parent as u8),
+                    });
+                }
             }
         }
         out.push(Chunk {
@@ -257,6 +310,47 @@ fn pieces(a: usize, b: usize, first: usize, tile: usize) -> Vec<(usize, usize)> 
         }
     }
     out
+}
+
+/// Where to cut the run `[a, b)` (window frames) that is one piece but long enough for two:
+/// at its quietest frame (energy over ~50 ms), when that is a real pause (a tenth of the
+/// run's mean energy or less) with at least [`MIN_RUN_FRAMES`] of speech on either side.
+/// Two short turns 0.15 s apart (「異議ありません」「わかりました」) are one run to the
+/// segmentation; the halves' vectors tell whether they are one voice.
+fn quietest(energy: &[f32], a: usize, b: usize) -> Option<usize> {
+    let min = MIN_RUN_FRAMES * 160 / seg::FRAME_STEP;
+    let b = b.min(energy.len());
+    if b < a + 2 * min {
+        return None;
+    }
+    let smooth = |i: usize| energy[i - 1] + energy[i] + energy[i + 1];
+    let (c, low) = (a + min..b - min)
+        .map(|i| (i, smooth(i)))
+        .min_by(|x, y| x.1.total_cmp(&y.1))?;
+    let mean = energy[a..b].iter().sum::<f32>() / (b - a) as f32;
+    (low <= 0.1 * 3.0 * mean).then_some(c)
+}
+
+/// Mean square of the audio under each segmentation frame of a window (0 past its end).
+fn frame_energy(samples: &[f32]) -> Vec<f32> {
+    let mut prefix = Vec::with_capacity(samples.len() + 1);
+    let mut acc = 0.0f64;
+    prefix.push(0.0);
+    for &x in samples {
+        acc += (x as f64) * (x as f64);
+        prefix.push(acc);
+    }
+    (0..FRAMES_PER_WINDOW)
+        .map(|i| {
+            let from = (i * seg::FRAME_STEP).min(samples.len());
+            let to = (i * seg::FRAME_STEP + seg::FRAME_DURATION).min(samples.len());
+            if to > from {
+                ((prefix[to] - prefix[from]) / (to - from) as f64) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 /// Fbank frames (10 ms) in `n` segmentation frames (16.9 ms).
@@ -347,6 +441,10 @@ fn select(fb: &fbank::Fbank, keep: impl Fn(usize) -> bool) -> Vec<f32> {
     rows
 }
 
+fn dot(x: &[f32], y: &[f32]) -> f32 {
+    x.iter().zip(y).map(|(a, b)| a * b).sum()
+}
+
 pub(super) fn normalise(v: &mut [f32]) {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if n > 0.0 {
@@ -400,5 +498,31 @@ mod tests {
         cache.forget_before(400);
         assert_eq!(cache.get(296, 444, true), None);
         assert_eq!(cache.get(444, 592, true), Some(e2));
+    }
+
+    #[test]
+    fn a_run_is_cut_at_a_real_pause_with_speech_enough_on_both_sides() {
+        let min = MIN_RUN_FRAMES * 160 / seg::FRAME_STEP;
+        // 1 s of speech, a 0.15-s pause (9 frames), 1 s of speech.
+        let mut energy = vec![1.0f32; 59];
+        energy.extend([0.001; 9]);
+        energy.extend([1.0; 59]);
+        energy.resize(FRAMES_PER_WINDOW, 0.0);
+        let c = quietest(&energy, 0, 127).expect("a cut");
+        assert!((60..67).contains(&c), "cut at {c}, inside the pause");
+        // The same pause too near the run's start: no cut (a side would be too short).
+        assert_eq!(quietest(&energy, 40, 127), None);
+        // Speech that only wavers (-6 dB) is no pause.
+        let mut flat = vec![1.0f32; 127];
+        flat[60..66].iter_mut().for_each(|x| *x = 0.25);
+        flat.resize(FRAMES_PER_WINDOW, 0.0);
+        assert_eq!(quietest(&flat, 0, 127), None);
+        assert!(2 * min < 127);
+        // The energy of a window: loud then silent audio.
+        let mut samples = vec![0.5f32; 80_000];
+        samples.resize(160_000, 0.0);
+        let e = frame_energy(&samples);
+        assert_eq!(e.len(), FRAMES_PER_WINDOW);
+        assert!((e[10] - 0.25).abs() < 1e-6 && e[400] == 0.0);
     }
 }

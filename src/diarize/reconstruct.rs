@@ -161,6 +161,7 @@ mod tests {
             origin: slot,
             clean: 0,
             embedding: None,
+            parent: None,
         }
     }
 
