@@ -19,6 +19,10 @@ const CUT_REACH: Ms = Ms(1000);
 /// A gap this long between two tokens is a pause: a phrase boundary even without
 /// punctuation.
 const CUT_PAUSE: Ms = Ms(200);
+/// Longest sentence tail handed back to the speaker before a change (see
+/// [`mend_sentence_tails`]): whisper's timestamps put a segment's end up to a second early,
+/// so the last words of one speaker's sentence can open the next speaker's text.
+const TAIL_REACH: Ms = Ms(2000);
 
 /// Builds the transcript: every segment gets the speaker with most of the floor over it
 /// (or the nearest turn's when none overlaps); segments spanning a change are split at the
@@ -68,6 +72,7 @@ pub fn attribute(segments: &[AsrSegment], turns: &[SpeakerTurn]) -> Transcript {
         let speaker = majority(seg.span, &floor).unwrap_or_else(|| nearest(seg.span, &floor));
         utterances.push(whole(seg, Speaker::Voice(speaker)));
     }
+    mend_sentence_tails(&mut utterances);
     let end = segments
         .iter()
         .map(|s| s.span.end)
@@ -216,6 +221,169 @@ fn word_boundary(prev: &str, next: &str) -> bool {
     n == ' ' || p == ' ' || (hiragana(p) && !hiragana(n) && n.is_alphanumeric())
 }
 
+/// Punctuation that never opens a sentence.
+const PUNCT: &str = "、。，．？！?!…";
+
+/// Whether the join of two tokens may be inside a word: between two kanji (資|料), or
+/// between a kanji and hiragana that may be its okurigana (分|かりました) rather than a
+/// word that opens what someone says (説明|はい、お願いします).
+fn inside_word(prev: &str, next: &str) -> bool {
+    const OPENERS: [&str; 24] = [
+        "はい",
+        "ええ",
+        "えー",
+        "あの",
+        "あー",
+        "うん",
+        "いえ",
+        "いや",
+        "そう",
+        "その",
+        "それ",
+        "これ",
+        "では",
+        "じゃ",
+        "まず",
+        "また",
+        "なお",
+        "ただ",
+        "どうぞ",
+        "よろしく",
+        "ありがと",
+        "すみません",
+        "すいません",
+        "お",
+    ];
+    let kanji = |c: char| ('\u{4E00}'..='\u{9FFF}').contains(&c) || c == '々';
+    let hiragana = |c: char| ('\u{3041}'..='\u{309F}').contains(&c);
+    let next = next.trim_start();
+    match (prev.trim_end().chars().last(), next.chars().next()) {
+        (Some(p), Some(n)) if kanji(p) => {
+            kanji(n) || (hiragana(n) && !OPENERS.iter().any(|o| next.starts_with(o)))
+        }
+        _ => false,
+    }
+}
+
+/// Whether `text` goes on a sentence begun before it: it opens with what never starts a
+/// Japanese sentence (an inflection or auxiliary such as ます・です・ません・ください・と思い, a
+/// case particle, a small kana, ん or ー, or punctuation).
+fn continues(text: &str) -> bool {
+    const HEADS: [&str; 30] = [
+        "です",
+        "でし",
+        "でご",
+        "ござ",
+        "ます",
+        "まし",
+        "ませ",
+        "ません",
+        "くださ",
+        "いたし",
+        "います",
+        "いまし",
+        "いませ",
+        "おりま",
+        "おり、",
+        "しょう",
+        "と思",
+        "とおも",
+        "ない",
+        "なかっ",
+        "られ",
+        "れま",
+        "れる",
+        "させ",
+        "ので",
+        "んです",
+        "んで",
+        "を",
+        "が、",
+        "か。",
+    ];
+    let t = text.trim_start();
+    let Some(c) = t.chars().next() else {
+        return false;
+    };
+    "ぁぃぅぇぉっゃゅょゎんァィゥェォッャュョヮンー".contains(c)
+        || PUNCT.contains(c)
+        || HEADS.iter().any(|h| t.starts_with(h))
+}
+
+/// Sentence-final punctuation: where a speaker may stop.
+fn ends_sentence(text: &str) -> bool {
+    text.trim_end()
+        .ends_with(['。', '？', '！', '?', '!', '…', '」'])
+}
+
+/// Hands a sentence's tail back across a change of speaker: when an utterance stops without
+/// a sentence end and the next speaker's text opens with its continuation (「…行うの」 /
+/// 「ですか。」), the tokens up to that sentence's end (at most [`TAIL_REACH`] long) belong
+/// to the first speaker. People finish their own sentences; whisper's segment ends and the
+/// diarization's change points are both a little early or late, and the join of the two
+/// otherwise gives the next speaker the words 「ですか。」 or 「と思います。」.
+fn mend_sentence_tails(utterances: &mut Vec<Utterance>) {
+    let mut emptied = vec![false; utterances.len()];
+    for i in 1..utterances.len() {
+        let (before, after) = utterances.split_at_mut(i);
+        let (prev, next) = (&mut before[i - 1], &mut after[0]);
+        if prev.speaker == next.speaker
+            || ends_sentence(&prev.text)
+            || next.tokens.is_empty()
+            || prev.tokens.is_empty()
+            || !continues(&next.text)
+        {
+            continue;
+        }
+        let start = next.tokens[0].start;
+        let is_punct = |t: &AsrToken| {
+            !t.text.trim().is_empty() && t.text.trim().chars().all(|c| PUNCT.contains(c))
+        };
+        // Punctuation whisper put at the head of the next segment (「、」「。」) ends the
+        // sentence before it: only that goes back. Otherwise up to the sentence's end, or
+        // all of it when it has none.
+        let last = if is_punct(&next.tokens[0]) {
+            next.tokens.iter().take_while(|t| is_punct(t)).count() - 1
+        } else {
+            next.tokens
+                .iter()
+                .position(|t| ends_sentence(&t.text))
+                .unwrap_or(next.tokens.len() - 1)
+        };
+        if next.tokens[last].end.0.saturating_sub(start.0) > TAIL_REACH.0 {
+            continue;
+        }
+        let moved: Vec<AsrToken> = next.tokens.drain(..=last).collect();
+        prev.span.end = prev.span.end.max(moved[moved.len() - 1].end);
+        prev.tokens.extend(moved);
+        prev.open_end = false;
+        retext(prev);
+        if let Some(first) = next.tokens.first() {
+            next.span.start = first.start.clamp(next.span.start, next.span.end);
+        } else {
+            emptied[i] = true;
+        }
+        retext(next);
+    }
+    // Utterances whose every token went back: nothing of theirs is left.
+    let mut gone = emptied.into_iter();
+    utterances.retain(|_| !gone.next().unwrap_or(false));
+}
+
+/// Text and confidence again from an utterance's tokens.
+fn retext(u: &mut Utterance) {
+    u.text = u
+        .tokens
+        .iter()
+        .map(|t| t.text.as_str())
+        .collect::<String>()
+        .trim()
+        .to_string();
+    if !u.tokens.is_empty() {
+        u.confidence = u.tokens.iter().map(|t| t.p).sum::<f32>() / u.tokens.len() as f32;
+    }
+}
+
 /// Splits a segment's tokens among `pieces`. Each change point (midway between two pieces)
 /// is cut at the nearest phrase boundary within [`CUT_REACH`]: after punctuation, at a
 /// pause of [`CUT_PAUSE`], or at a word boundary ([`word_boundary`]). A change with no boundary near it is not cut; the stretch then
@@ -224,7 +392,12 @@ fn split(seg: &AsrSegment, pieces: &[(SpeakerId, Span)]) -> Vec<Part> {
     let tokens = &seg.tokens;
     let n = tokens.len();
     let punct = |i: usize| ends_with_punctuation(&tokens[i - 1].text);
-    let pause = |i: usize| tokens[i].start.0.saturating_sub(tokens[i - 1].end.0) >= CUT_PAUSE.0;
+    // A gap in whisper's token times is weak evidence: inside a word (資|料, 分|かりました)
+    // it is no place to cut, whatever the gap.
+    let pause = |i: usize| {
+        tokens[i].start.0.saturating_sub(tokens[i - 1].end.0) >= CUT_PAUSE.0
+            && !inside_word(&tokens[i - 1].text, &tokens[i].text)
+    };
     let word = |i: usize| word_boundary(&tokens[i - 1].text, &tokens[i].text);
     let mut cuts: Vec<usize> = Vec::new();
     for w in pieces.windows(2) {
@@ -509,5 +682,189 @@ mod tests {
         let t = attribute(&segments, &turns);
         assert_eq!(t.utterances.len(), 1);
         assert_eq!(t.utterances[0].text, "ありがとうございました");
+    }
+
+    #[test]
+    fn a_sentence_tail_opening_the_next_speakers_text_goes_back() {
+        // Whisper ended the first segment early: 「ですか。」 is the questioner's, the call
+        // 「総務課長」 after it the chair's.
+        let segments = [
+            seg(
+                0,
+                3000,
+                vec![
+                    tok("どのように", 0, 1500, 0.9),
+                    tok("行うの", 1500, 3000, 0.9),
+                ],
+            ),
+            seg(
+                3000,
+                5000,
+                vec![
+                    tok("です", 3000, 3300, 0.8),
+                    tok("か。", 3300, 3600, 0.6),
+                    tok("総務", 3700, 4300, 0.9),
+                    tok("課長", 4300, 5000, 0.9),
+                ],
+            ),
+        ];
+        let turns = [turn(0, 2900, 1), turn(2900, 5000, 2)];
+        let t = attribute(&segments, &turns);
+        let got: Vec<(Speaker, &str)> = t
+            .utterances
+            .iter()
+            .map(|u| (u.speaker.clone(), u.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [(v(1), "どのように行うのですか。"), (v(2), "総務課長")]
+        );
+        let (a, b) = (&t.utterances[0], &t.utterances[1]);
+        assert_eq!((a.span.end, b.span.start), (Ms(3600), Ms(3700)));
+        assert_eq!(a.tokens.len() + b.tokens.len(), 6);
+        assert!((b.confidence - 0.9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_whole_utterance_that_finishes_the_last_sentence_joins_it() {
+        let segments = [
+            seg(
+                0,
+                2000,
+                vec![
+                    tok("他に質疑は", 0, 1500, 0.9),
+                    tok("あり", 1500, 2000, 0.9),
+                ],
+            ),
+            seg(2000, 2800, vec![tok("ません。", 2000, 2800, 0.9)]),
+            seg(3000, 5000, vec![tok("異議なし。", 3000, 5000, 0.9)]),
+        ];
+        let turns = [turn(0, 1900, 1), turn(1900, 5000, 2)];
+        let t = attribute(&segments, &turns);
+        let got: Vec<(Speaker, &str)> = t
+            .utterances
+            .iter()
+            .map(|u| (u.speaker.clone(), u.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [(v(1), "他に質疑はありません。"), (v(2), "異議なし。")]
+        );
+    }
+
+    #[test]
+    fn a_new_sentence_or_a_long_tail_stays_with_the_next_speaker() {
+        // The chair's call has no 。, but 「それで」 starts a sentence of its own.
+        let call = || {
+            seg(
+                0,
+                1500,
+                vec![
+                    tok("小林委員、", 0, 900, 0.9),
+                    tok("どうぞ", 900, 1500, 0.9),
+                ],
+            )
+        };
+        let segments = [
+            call(),
+            seg(1500, 3000, vec![tok("それで結構です。", 1500, 3000, 0.9)]),
+        ];
+        let turns = [turn(0, 1400, 1), turn(1400, 3000, 2)];
+        let t = attribute(&segments, &turns);
+        assert_eq!(t.utterances[1].speaker, v(2));
+        assert_eq!(t.utterances[1].text, "それで結構です。");
+        // A continuation whose sentence runs on for more than two seconds is left alone.
+        let segments = [
+            call(),
+            seg(
+                1500,
+                5000,
+                vec![
+                    tok("ます", 1500, 2000, 0.9),
+                    tok("ので、長く続く話です。", 2000, 5000, 0.9),
+                ],
+            ),
+        ];
+        let t = attribute(&segments, &[turn(0, 1400, 1), turn(1400, 5000, 2)]);
+        assert_eq!(t.utterances.len(), 2);
+        assert_eq!(t.utterances[1].text, "ますので、長く続く話です。");
+    }
+
+    #[test]
+    fn a_cut_before_an_inflection_is_mended() {
+        // 「行うの … ですか。」 with a 300 ms gap in the token times, the change near it: the
+        // cut there gives the next speaker 「ですか。」 until the tail goes back.
+        let tokens = vec![
+            tok("どのように", 0, 1200, 0.9),
+            tok("行うの", 1200, 2000, 0.9),
+            tok("です", 2300, 2600, 0.9),
+            tok("か。", 2600, 2900, 0.9),
+            tok("お答え", 2900, 3800, 0.9),
+            tok("します。", 3800, 5000, 0.9),
+        ];
+        let segments = [seg(0, 5000, tokens)];
+        let turns = [turn(0, 2100, 1), turn(2200, 5000, 2)];
+        let t = attribute(&segments, &turns);
+        let got: Vec<(Speaker, &str)> = t
+            .utterances
+            .iter()
+            .map(|u| (u.speaker.clone(), u.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [(v(1), "どのように行うのですか。"), (v(2), "お答えします。")]
+        );
+        assert!(continues("ですか。") && continues("ません。") && continues("と思います"));
+        assert!(!continues("はい。") && !continues("それでは") && !continues("まず、"));
+    }
+
+    #[test]
+    fn a_pause_inside_a_word_is_no_place_to_cut() {
+        // 「分|かりました。」 with a 300 ms gap in whisper's token times nearer the change than
+        // the sentence end: the cut goes to the sentence end.
+        let tokens = vec![
+            tok("分", 0, 300, 0.9),
+            tok("かりました。", 600, 1200, 0.9),
+            tok("委員長", 1300, 1800, 0.9),
+            tok("は。", 1800, 2200, 0.9),
+        ];
+        let t = attribute(
+            &[seg(0, 2200, tokens)],
+            &[turn(0, 900, 1), turn(900, 2200, 2)],
+        );
+        let got: Vec<(Speaker, &str)> = t
+            .utterances
+            .iter()
+            .map(|u| (u.speaker.clone(), u.text.as_str()))
+            .collect();
+        assert_eq!(got, [(v(1), "分かりました。"), (v(2), "委員長は。")]);
+        assert!(inside_word("資", "料") && inside_word("分", "かり"));
+        assert!(!inside_word("ます。", "資料") && !inside_word("課長", "、"));
+        assert!(!inside_word("説明", "はい") && !inside_word("課長", "お答え"));
+    }
+
+    #[test]
+    fn punctuation_opening_the_next_speakers_text_goes_back_alone() {
+        // The chair's call 「総務課長」 ended where whisper put 「、」 at the head of the
+        // answer: the comma is the call's, 「お答えします。」 stays the answer's.
+        let segments = [
+            seg(0, 1000, vec![tok("総務課長", 0, 1000, 0.9)]),
+            seg(
+                1000,
+                2500,
+                vec![
+                    tok("、", 1000, 1100, 0.5),
+                    tok("お答え", 1100, 1800, 0.9),
+                    tok("します。", 1800, 2500, 0.9),
+                ],
+            ),
+        ];
+        let t = attribute(&segments, &[turn(0, 1000, 1), turn(1000, 2500, 2)]);
+        let got: Vec<(Speaker, &str)> = t
+            .utterances
+            .iter()
+            .map(|u| (u.speaker.clone(), u.text.as_str()))
+            .collect();
+        assert_eq!(got, [(v(1), "総務課長、"), (v(2), "お答えします。")]);
     }
 }
