@@ -195,6 +195,11 @@ pub fn name_speakers(
     let mut votes: BTreeMap<&Speaker, BTreeMap<usize, (f32, Vec<CallEvidence>)>> = BTreeMap::new();
     for c in &found {
         let Some(next) = c.next else { continue };
+        // The chair never calls the chair: 「委員長。」 in the chair's own voice is a name
+        // misheard (「伊藤委員。」) or a cut in the wrong place, and says nothing of the next.
+        if for_chair(c) && chair_voice.as_ref() == Some(&c.caller) {
+            continue;
+        }
         let voice = &utts[next].speaker;
         // Voices are least sure of short turns: a call before one counts half.
         let weight = if turn_length(utts, next) <= SHORT_TURN {
@@ -651,6 +656,26 @@ mod tests {
         assert_eq!(names.get("話者1").map(String::as_str), Some("委員長"));
         assert_eq!(names.get("話者2").map(String::as_str), Some("田中委員"));
         assert_eq!(names.get("話者3").map(String::as_str), Some("斉藤委員"));
+    }
+
+    #[test]
+    fn the_chair_saying_the_chairs_title_names_nobody() {
+        // Twice whisper heard the chair's 「伊藤委員。」 as 「委員長。」: the member who then
+        // speaks is not a second chair.
+        let t = transcript_of(vec![
+            utt(0, 4000, "話者1", "ただいまから委員会を開会します。"),
+            utt(4200, 5000, "話者1", "田中委員。"),
+            utt(5500, 12000, "話者2", "伺います。"),
+            utt(12500, 13500, "話者1", "委員長。"),
+            utt(14000, 24000, "話者3", "その点について確認させてください。"),
+            utt(24500, 25500, "話者1", "総務課長。"),
+            utt(26000, 32000, "話者4", "お答えします。"),
+            utt(32500, 33500, "話者1", "委員長。"),
+            utt(34000, 44000, "話者3", "もう一点伺います。"),
+        ]);
+        let names = name_speakers(&t, Some(&sheet("")), Some(&readings::sample())).names();
+        assert_eq!(names.get("話者1").map(String::as_str), Some("委員長"));
+        assert_eq!(names.get("話者3"), None);
     }
 
     #[test]
