@@ -484,6 +484,14 @@ mod tests {
         }
     }
 
+    /// Who said what, in order.
+    fn said(t: &Transcript) -> Vec<(Speaker, &str)> {
+        t.utterances
+            .iter()
+            .map(|u| (u.speaker.clone(), u.text.as_str()))
+            .collect()
+    }
+
     fn v(id: u32) -> Speaker {
         Speaker::Voice(SpeakerId(id))
     }
@@ -710,11 +718,7 @@ mod tests {
         ];
         let turns = [turn(0, 2900, 1), turn(2900, 5000, 2)];
         let t = attribute(&segments, &turns);
-        let got: Vec<(Speaker, &str)> = t
-            .utterances
-            .iter()
-            .map(|u| (u.speaker.clone(), u.text.as_str()))
-            .collect();
+        let got = said(&t);
         assert_eq!(
             got,
             [(v(1), "どのように行うのですか。"), (v(2), "総務課長")]
@@ -741,11 +745,7 @@ mod tests {
         ];
         let turns = [turn(0, 1900, 1), turn(1900, 5000, 2)];
         let t = attribute(&segments, &turns);
-        let got: Vec<(Speaker, &str)> = t
-            .utterances
-            .iter()
-            .map(|u| (u.speaker.clone(), u.text.as_str()))
-            .collect();
+        let got = said(&t);
         assert_eq!(
             got,
             [(v(1), "他に質疑はありません。"), (v(2), "異議なし。")]
@@ -805,11 +805,7 @@ mod tests {
         let segments = [seg(0, 5000, tokens)];
         let turns = [turn(0, 2100, 1), turn(2200, 5000, 2)];
         let t = attribute(&segments, &turns);
-        let got: Vec<(Speaker, &str)> = t
-            .utterances
-            .iter()
-            .map(|u| (u.speaker.clone(), u.text.as_str()))
-            .collect();
+        let got = said(&t);
         assert_eq!(
             got,
             [(v(1), "どのように行うのですか。"), (v(2), "お答えします。")]
@@ -832,11 +828,7 @@ mod tests {
             &[seg(0, 2200, tokens)],
             &[turn(0, 900, 1), turn(900, 2200, 2)],
         );
-        let got: Vec<(Speaker, &str)> = t
-            .utterances
-            .iter()
-            .map(|u| (u.speaker.clone(), u.text.as_str()))
-            .collect();
+        let got = said(&t);
         assert_eq!(got, [(v(1), "分かりました。"), (v(2), "委員長は。")]);
         assert!(inside_word("資", "料") && inside_word("分", "かり"));
         assert!(!inside_word("ます。", "資料") && !inside_word("課長", "、"));
@@ -860,11 +852,7 @@ mod tests {
             ),
         ];
         let t = attribute(&segments, &[turn(0, 1000, 1), turn(1000, 2500, 2)]);
-        let got: Vec<(Speaker, &str)> = t
-            .utterances
-            .iter()
-            .map(|u| (u.speaker.clone(), u.text.as_str()))
-            .collect();
+        let got = said(&t);
         assert_eq!(got, [(v(1), "総務課長、"), (v(2), "お答えします。")]);
     }
 }

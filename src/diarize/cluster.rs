@@ -285,12 +285,9 @@ fn assign(chunk: &Chunk, centroids: &[Embedding]) -> Vec<Option<usize>> {
         .locals
         .iter()
         .map(|l| {
-            l.embedding.as_ref().map(|e| {
-                centroids
-                    .iter()
-                    .map(|c| c.iter().zip(e).map(|(a, b)| a * b).sum())
-                    .collect()
-            })
+            l.embedding
+                .as_ref()
+                .map(|e| centroids.iter().map(|c| super::local::dot(c, e)).collect())
         })
         .collect();
     let with: Vec<usize> = (0..sims.len())

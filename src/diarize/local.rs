@@ -191,7 +191,7 @@ pub(super) fn analyse(
                     .map(|(g, (sum, _))| {
                         let mut c = *sum;
                         normalise(&mut c);
-                        (g, c.iter().zip(&e).map(|(x, y)| x * y).sum::<f32>())
+                        (g, dot(&c, &e))
                     })
                     .max_by(|x, y| x.1.total_cmp(&y.1));
                 match best {
@@ -441,7 +441,8 @@ fn select(fb: &fbank::Fbank, keep: impl Fn(usize) -> bool) -> Vec<f32> {
     rows
 }
 
-fn dot(x: &[f32], y: &[f32]) -> f32 {
+/// Cosine similarity of two L2-normalised vectors.
+pub(super) fn dot(x: &[f32], y: &[f32]) -> f32 {
     x.iter().zip(y).map(|(a, b)| a * b).sum()
 }
 
