@@ -314,7 +314,8 @@ fn pieces(a: usize, b: usize, first: usize, tile: usize) -> Vec<(usize, usize)> 
 
 /// Where to cut the run `[a, b)` (window frames) that is one piece but long enough for two:
 /// at its quietest frame (energy over ~50 ms), when that is a real pause (a tenth of the
-/// run's mean energy or less) with at least [`MIN_RUN_FRAMES`] of speech on either side.
+/// run's mean energy or less, for at least [`RUN_GAP`] frames) with at least
+/// [`MIN_RUN_FRAMES`] of speech on either side.
 /// Two short turns 0.15 s apart (「異議ありません」「わかりました」) are one run to the
 /// segmentation; the halves' vectors tell whether they are one voice.
 fn quietest(energy: &[f32], a: usize, b: usize) -> Option<usize> {
@@ -328,7 +329,16 @@ fn quietest(energy: &[f32], a: usize, b: usize) -> Option<usize> {
         .map(|i| (i, smooth(i)))
         .min_by(|x, y| x.1.total_cmp(&y.1))?;
     let mean = energy[a..b].iter().sum::<f32>() / (b - a) as f32;
-    (low <= 0.1 * 3.0 * mean).then_some(c)
+    if low > 0.1 * 3.0 * mean {
+        return None;
+    }
+    // As long as the pauses that cut runs: shorter dips are a stop's closure or a breath
+    // inside one voice's sentence (on the single-speaker lecture most candidates were those,
+    // each costing two embeddings).
+    let quiet = |i: usize| energy[i] <= 0.1 * mean;
+    let before = (a..=c).rev().take_while(|&i| quiet(i)).count();
+    let after = (c + 1..b).take_while(|&i| quiet(i)).count();
+    (before + after >= RUN_GAP).then_some(c)
 }
 
 /// Mean square of the audio under each segmentation frame of a window (0 past its end).
@@ -513,6 +523,12 @@ mod tests {
         assert!((60..67).contains(&c), "cut at {c}, inside the pause");
         // The same pause too near the run's start: no cut (a side would be too short).
         assert_eq!(quietest(&energy, 40, 127), None);
+        // A dip of 4 frames (~70 ms, a stop's closure) is no pause either.
+        let mut dip = vec![1.0f32; 59];
+        dip.extend([0.001; 4]);
+        dip.extend([1.0; 64]);
+        dip.resize(FRAMES_PER_WINDOW, 0.0);
+        assert_eq!(quietest(&dip, 0, 127), None);
         // Speech that only wavers (-6 dB) is no pause.
         let mut flat = vec![1.0f32; 127];
         flat[60..66].iter_mut().for_each(|x| *x = 0.25);
