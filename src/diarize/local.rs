@@ -312,6 +312,9 @@ fn pieces(a: usize, b: usize, first: usize, tile: usize) -> Vec<(usize, usize)> 
     out
 }
 
+/// Energy, as a share of the run's mean, at or below which a frame is a pause.
+const PAUSE_LEVEL: f32 = 0.1;
+
 /// Where to cut the run `[a, b)` (window frames) that is one piece but long enough for two:
 /// at its quietest frame (energy over ~50 ms), when that is a real pause (a tenth of the
 /// run's mean energy or less, for at least [`RUN_GAP`] frames) with at least
@@ -329,13 +332,13 @@ fn quietest(energy: &[f32], a: usize, b: usize) -> Option<usize> {
         .map(|i| (i, smooth(i)))
         .min_by(|x, y| x.1.total_cmp(&y.1))?;
     let mean = energy[a..b].iter().sum::<f32>() / (b - a) as f32;
-    if low > 0.1 * 3.0 * mean {
+    if low > PAUSE_LEVEL * 3.0 * mean {
         return None;
     }
     // As long as the pauses that cut runs: shorter dips are a stop's closure or a breath
     // inside one voice's sentence (on the single-speaker lecture most candidates were those,
     // each costing two embeddings).
-    let quiet = |i: usize| energy[i] <= 0.1 * mean;
+    let quiet = |i: usize| energy[i] <= PAUSE_LEVEL * mean;
     let before = (a..=c).rev().take_while(|&i| quiet(i)).count();
     let after = (c + 1..b).take_while(|&i| quiet(i)).count();
     (before + after >= RUN_GAP).then_some(c)
