@@ -91,7 +91,7 @@ pub struct TranscribeArgs {
     /// Output directory, mirroring the input folders (default: next to each input).
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
-    /// Output formats, comma separated: docx,json,txt,srt,vtt.
+    /// Output formats, comma separated: docx,json,txt,srt,vtt,rttm.
     #[arg(long, default_value = "docx,json", value_name = "LIST")]
     pub formats: String,
     /// What the DOCX holds: kaigiroku (会議録, verbatim), fukumeisho (復命書), yoshi (要旨),
