@@ -2,7 +2,9 @@
 """A slower meeting from a sample: the pause between every two speaker turns (from the
 sample's .rttm) is lengthened by 1-4 s of quiet noise, as in a real meeting where people
 think, look up papers, or wait to be named. Used to measure how windows are planned around
-long pauses (docs/performance.md). Standard library only.
+long pauses (docs/performance.md, bench/bench.py --pauses). Beside OUT it writes OUT.rttm
+(the sample's turns moved by the pauses inserted before them) and OUT.ref.txt (the sample's
+words, unchanged), so CER and DER can be scored on it. Standard library only.
 
     python3 bench/stretch_pauses.py samples/meeting.wav /tmp/meeting-pauses.wav [--seed N]
 """
@@ -25,12 +27,13 @@ def main():
         assert w.getnchannels() == 1 and w.getsampwidth() == 2, "16-bit mono expected"
         rate = w.getframerate()
         pcm = array.array("h", w.readframes(w.getnframes()))
-    turns = []
+    turns, records = [], []
     for line in a.wav.with_suffix(".rttm").read_text(encoding="utf-8").splitlines():
         f = line.split()
         # Only SPEAKER records carry turns (as in scripts/der.py).
         if f and f[0] == "SPEAKER":
             turns.append((float(f[3]), float(f[3]) + float(f[4])))
+            records.append(f)
     turns.sort()
     cuts = [int((e + s) / 2 * rate) for (_, e), (s, _) in zip(turns, turns[1:]) if s > e]
     rng = random.Random(a.seed)
@@ -38,9 +41,11 @@ def main():
     level = 100.0
     out = array.array("h")
     prev = 0
+    added = []  # (sample where a pause was inserted, its length in samples)
     for c in cuts:
         out.extend(pcm[prev:c])
         n = int(rng.uniform(a.min, a.max) * rate)
+        added.append((c, n))
         out.extend(int(max(-32768, min(32767, rng.gauss(0.0, level)))) for _ in range(n))
         prev = c
     out.extend(pcm[prev:])
@@ -49,6 +54,16 @@ def main():
         o.setsampwidth(2)
         o.setframerate(rate)
         o.writeframes(out.tobytes())
+    # Every turn moves by the pauses inserted before its start (cuts lie between turns).
+    with open(a.out.with_suffix(".rttm"), "w", encoding="utf-8") as o:
+        for f in records:
+            start = float(f[3])
+            shift = sum(n for c, n in added if c <= start * rate) / rate
+            f = f[:3] + [f"{start + shift:.3f}"] + f[4:]
+            o.write(" ".join(f) + "\n")
+    ref = a.wav.with_suffix(".ref.txt")
+    if ref.exists():
+        a.out.with_suffix(".ref.txt").write_text(ref.read_text(encoding="utf-8"), encoding="utf-8")
     print(f"{a.out}: {len(pcm) / rate:.1f} s -> {len(out) / rate:.1f} s, {len(cuts)} pauses lengthened")
 
 
