@@ -3013,11 +3013,15 @@ static bool whisper_decode_internal(
         }
     }
 
-    logits_out.resize(n_tokens*n_vocab);
     if (whisper_batch_last_logits_only(batch)) {
-        // gijiroku patch: the graph computed the last token's row only
-        ggml_backend_tensor_get(logits, logits_out.data() + (n_vocab*(n_tokens - 1)), 0, sizeof(float)*n_vocab);
+        // gijiroku patch: the graph computed the last token's row only. It is kept as row 1,
+        // not row n_tokens - 1: resizing to n_tokens rows zero-filled (and so kept resident)
+        // up to 46 MB for rows nobody reads. Row 0 stays as it was, because whisper_full
+        // reads it for no_speech_prob; whisper_full looks for the prompt's row at 1.
+        logits_out.resize(2*n_vocab);
+        ggml_backend_tensor_get(logits, logits_out.data() + n_vocab, 0, sizeof(float)*n_vocab);
     } else {
+        logits_out.resize(n_tokens*n_vocab);
         for (int i = 0; i < n_tokens; i++) {
             if (batch.logits[i] == 0) {
                 continue;
@@ -7235,7 +7239,8 @@ int whisper_full_with_state(
                 {
                     const int64_t t_start_sample_us = ggml_time_us();
 
-                    state->decoders[0].i_batch = prompt.size() - 1;
+                    // gijiroku patch: where whisper_decode_internal put the prompt's last row
+                    state->decoders[0].i_batch = whisper_batch_last_logits_only(state->batch) ? 1 : prompt.size() - 1;
 
                     whisper_process_logits(*ctx, *state, state->decoders[0], params, t_cur);
 
