@@ -207,7 +207,7 @@ def run_one(kind, model, beam, extra, audio: Path, out: Path):
                "--model", model]
         cmd += extra if "--threads" in extra else ["--threads", str(THREADS)] + extra
         cmd += ["--greedy"] if beam == 1 else ["--beam", str(beam)]
-        # rttm: the speaker turns, scored for DER (accepted by --formats though its help omits it).
+        # rttm: the speaker turns, scored for DER.
         cmd += ["--no-diarize", "--formats", "json"] if kind == "asr" else ["--formats", "docx,json,rttm"]
         hyp = out / (audio.stem + ".json")
         rttm = out / (audio.stem + ".rttm") if kind == "e2e" else None
