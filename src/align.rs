@@ -401,12 +401,36 @@ fn split(seg: &AsrSegment, pieces: &[(SpeakerId, Span)]) -> Vec<Part> {
     let word = |i: usize| word_boundary(&tokens[i - 1].text, &tokens[i].text);
     let mut cuts: Vec<usize> = Vec::new();
     for w in pieces.windows(2) {
-        let change = (w[0].1.end.0 + w[1].1.start.0) / 2;
+        // The change is the stretch between the two turns (a long pause is all change), so
+        // the reach is measured from its edges and a token inside it is at distance 0.
+        let (g0, g1) = {
+            let (a, b) = (w[0].1.end.0, w[1].1.start.0);
+            (a.min(b), a.max(b))
+        };
+        let mid = (g0 + g1) / 2;
+        let dist = |t: u64| g0.saturating_sub(t).max(t.saturating_sub(g1));
         let from = cuts.last().map_or(1, |&c| c + 1);
+        // Within reach, the end of a sentence beats a pause, which beats a word boundary:
+        // token times are rough (DTW can put a word a second early), the punctuation is not.
+        let strength = |i: usize| {
+            if punct(i) {
+                0
+            } else if pause(i) {
+                1
+            } else {
+                2
+            }
+        };
         let best = (from..n)
             .filter(|&i| punct(i) || pause(i) || word(i))
-            .filter(|&i| tokens[i].start.0.abs_diff(change) <= CUT_REACH.0)
-            .min_by_key(|&i| tokens[i].start.0.abs_diff(change));
+            .filter(|&i| dist(tokens[i].start.0) <= CUT_REACH.0)
+            .min_by_key(|&i| {
+                (
+                    strength(i),
+                    dist(tokens[i].start.0),
+                    tokens[i].start.0.abs_diff(mid),
+                )
+            });
         if let Some(i) = best {
             cuts.push(i);
         }
@@ -549,6 +573,23 @@ mod tests {
         assert!((a.confidence - 0.75).abs() < 1e-6);
         assert!((b.confidence - 0.4).abs() < 1e-6);
         assert_eq!(a.tokens.len() + b.tokens.len(), 6);
+    }
+
+    #[test]
+    fn a_long_pause_between_turns_is_cut_at_its_far_edge_too() {
+        // One segment over a 4-s pause (packed decoding gives these): the first speaker's
+        // last token ends into the pause, the second speaker's first token starts 0.4 s
+        // after their turn does, 2.4 s from the middle of the pause.
+        let tokens = vec![
+            tok("予定して", 0, 1500, 0.9),
+            tok("おります。", 1500, 5100, 0.9),
+            tok("導入", 5400, 6000, 0.9),
+            tok("後は", 6000, 7000, 0.9),
+        ];
+        let segments = [seg(0, 7000, tokens)];
+        let turns = [turn(0, 1000, 1), turn(5000, 7000, 2)];
+        let t = attribute(&segments, &turns);
+        assert_eq!(said(&t), [(v(1), "予定しております。"), (v(2), "導入後は")]);
     }
 
     #[test]

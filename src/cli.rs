@@ -126,6 +126,10 @@ pub struct TranscribeArgs {
     /// Keep what the recogniser produces over silence (no hallucination guard).
     #[arg(long)]
     pub no_guard: bool,
+    /// Do not pack speech across long pauses: every pause over 2 s closes a decoding window
+    /// (slower on recordings with long pauses; the windows of earlier versions).
+    #[arg(long)]
+    pub no_pack: bool,
     /// clean: fillers and stammers removed (ケバ取り); verbatim: everything said. Both get
     /// 公用文 punctuation and numerals.
     #[arg(long, default_value = "clean", value_name = "clean|verbatim")]
@@ -333,6 +337,7 @@ pub(crate) fn validate(args: &TranscribeArgs) -> Result<Settings> {
             sheet.as_ref(),
         ),
         guard: !args.no_guard,
+        pack_pauses: !args.no_pack,
     };
     if !(args.mark_threshold > 0.0 && args.mark_threshold <= 1.0) {
         bail!(

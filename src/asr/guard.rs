@@ -178,6 +178,36 @@ pub fn uncovered_speech(window: Span, speech: &[Span], segments: &[AsrSegment]) 
         .collect()
 }
 
+/// Share of a re-decoded segment's character pairs already in the window's text above which
+/// it is the same words again, not skipped speech.
+pub const ALREADY_SAID_SHARE: f32 = 0.6;
+/// Re-decoded text shorter than this (content characters) is never judged a copy: short
+/// replies (はい, 異議なし) are said again for real.
+const ALREADY_SAID_MIN_CHARS: usize = 6;
+
+/// True when `again` (speech decoded a second time because no segment of the window covered
+/// it) says what the window's `segments` already say: Whisper's timestamps sometimes slide
+/// while its text is complete, so the "uncovered" tail is words it has written already, and
+/// keeping them would write them twice. Measured as the share of `again`'s character pairs
+/// (bigrams of content characters) found among the window's.
+pub fn already_said(again: &AsrSegment, segments: &[AsrSegment]) -> bool {
+    let mine: Vec<char> = again.text.chars().filter(|&c| is_content(c)).collect();
+    if mine.len() < ALREADY_SAID_MIN_CHARS {
+        return false;
+    }
+    let theirs: Vec<char> = segments
+        .iter()
+        .flat_map(|s| s.text.chars().filter(|&c| is_content(c)))
+        .collect();
+    let pairs: std::collections::HashSet<(char, char)> =
+        theirs.windows(2).map(|w| (w[0], w[1])).collect();
+    let found = mine
+        .windows(2)
+        .filter(|w| pairs.contains(&(w[0], w[1])))
+        .count();
+    found as f32 >= ALREADY_SAID_SHARE * (mine.len() - 1) as f32
+}
+
 /// Why a whole segment goes, if it does.
 fn drop_reason(
     seg: &AsrSegment,
@@ -730,6 +760,33 @@ mod tests {
         assert!(uncovered_speech(window, &speech, &all).is_empty());
         // No segments at all (whisper found nothing): the whole window again.
         assert_eq!(uncovered_speech(window, &speech, &[]), [window]);
+    }
+
+    #[test]
+    fn words_decoded_twice_are_found() {
+        let window = [
+            seg("それでは資料の3ページをご覧ください。", 0, 0.9, 0.0),
+            seg("補正予算の概要を説明します。", 0, 0.9, 0.0),
+        ];
+        // The tail again, a little differently: a copy.
+        assert!(already_said(
+            &seg("補正予算の概要をご説明します", 0, 0.9, 0.0),
+            &window
+        ));
+        // New words: skipped speech, kept.
+        assert!(!already_said(
+            &seg("続いて歳出について申し上げます。", 0, 0.9, 0.0),
+            &window
+        ));
+        // Short replies are never judged copies.
+        assert!(!already_said(
+            &seg("ご覧ください", 0, 0.9, 0.0),
+            &window[..0]
+        ));
+        assert!(!already_said(
+            &seg("はい。", 0, 0.9, 0.0),
+            &[seg("はい。", 0, 0.9, 0.0)]
+        ));
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! whisper.cpp through whisper-rs: [`WhisperTranscriber`] loads a ggml model once and
 //! decodes each planned window, keeping token timings and probabilities.
 //!
-//! Only speech is decoded: the windows come from the VAD's spans ([`plan_windows`]), each
-//! window is decoded on its own (`no_context`, so a loop cannot carry over), and the initial
-//! prompt is given to every window (whisper.cpp puts it before each window's text, so it is
-//! carried across windows without carrying their text). With the guard on, speech of a
-//! window that no segment covers (whisper.cpp sometimes ends a window early, more often
-//! with a prompt) is decoded again on its own without the prompt, and the
-//! [`super::guard`] checks every segment against the speech spans and the prompt.
+//! Only speech is decoded: the windows come from the VAD's spans ([`plan_packed`]: long
+//! pauses shortened to [`PACK_GAP`] and the pieces joined into one buffer, times mapped back
+//! piece by piece; or [`plan_windows`] with `pack_pauses` off), each window is decoded on
+//! its own (`no_context`, so a loop cannot carry over), and the initial prompt is given to
+//! every window (whisper.cpp puts it before each window's text, so it is carried across
+//! windows without carrying their text). With the guard on, speech of a window that no
+//! segment covers (whisper.cpp sometimes ends a window early, more often with a prompt) is
+//! decoded again on its own without the prompt, unless what comes out is already in the
+//! window's text ([`guard::already_said`]: the timestamps slid, the words were there), and
+//! the [`super::guard`] checks every segment against the speech spans and the prompt.
 
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
@@ -20,7 +23,7 @@ use whisper_rs::{
 };
 
 use super::guard::{self, GuardContext};
-use super::{plan_windows, AsrConfig, AsrError, Decoding, Transcriber};
+use super::{plan_packed, plan_windows, AsrConfig, AsrError, Decoding, Transcriber, PACK_GAP};
 use crate::audio::{Pcm16kMono, SAMPLE_RATE};
 use crate::types::{AsrSegment, AsrToken, Ms, Progress, Span};
 
@@ -257,15 +260,31 @@ impl WhisperTranscriber {
     fn decode_window(
         &mut self,
         pcm: &Pcm16kMono,
-        window: Span,
+        pieces: &[Span],
         with_prompt: bool,
     ) -> Result<Vec<AsrSegment>, AsrError> {
         let samples = pcm.samples();
-        let a = window.start.to_samples(SAMPLE_RATE).min(samples.len());
-        let b = window.end.to_samples(SAMPLE_RATE).min(samples.len());
-        if b <= a {
+        let range = |p: &Span| {
+            let a = p.start.to_samples(SAMPLE_RATE).min(samples.len());
+            let b = p.end.to_samples(SAMPLE_RATE).min(samples.len());
+            a..b.max(a)
+        };
+        // One piece is decoded in place; packed pieces are joined into one buffer.
+        let joined: Vec<f32>;
+        let audio: &[f32] = match pieces {
+            [one] => &samples[range(one)],
+            _ => {
+                joined = pieces
+                    .iter()
+                    .flat_map(|p| samples[range(p)].iter().copied())
+                    .collect();
+                &joined
+            }
+        };
+        if audio.is_empty() {
             return Ok(Vec::new());
         }
+        let window = Span::new(pieces[0].start, pieces[pieces.len() - 1].end);
         let cfg = if with_prompt {
             self.cfg.clone()
         } else {
@@ -277,7 +296,7 @@ impl WhisperTranscriber {
         let mut params = full_params(&cfg, &self.cancel);
         if self.live {
             // The encoder covers the window plus a margin instead of Whisper's fixed 30 s.
-            let ctx = (b - a).div_ceil(SAMPLES_PER_AUDIO_CTX) + LIVE_AUDIO_CTX_MARGIN;
+            let ctx = audio.len().div_ceil(SAMPLES_PER_AUDIO_CTX) + LIVE_AUDIO_CTX_MARGIN;
             params.set_audio_ctx(ctx.min(FULL_AUDIO_CTX) as i32);
             params.set_temperature_inc(0.0);
         }
@@ -291,8 +310,8 @@ impl WhisperTranscriber {
                     source,
                 })?,
         };
-        let res = state.full(params, &samples[a..b]);
-        let segments = res.is_ok().then(|| self.collect(&state, window));
+        let res = state.full(params, audio);
+        let segments = res.is_ok().then(|| self.collect(&state, pieces));
         self.state = Some(state);
         if self.cancel.load(Ordering::Relaxed) {
             return Err(AsrError::Interrupted);
@@ -304,10 +323,10 @@ impl WhisperTranscriber {
         Ok(segments.unwrap_or_default())
     }
 
-    /// Read segments out of the state, shifting times by the window start and clamping
-    /// them to the window.
-    fn collect(&self, state: &WhisperState, window: Span) -> Vec<AsrSegment> {
-        let clamp = |t: i64| Ms((window.start.0 + Ms::from_centis(t).0).min(window.end.0));
+    /// Read segments out of the state, their times mapped from the decoded buffer back to
+    /// the recording (see [`to_recording`]).
+    fn collect(&self, state: &WhisperState, pieces: &[Span]) -> Vec<AsrSegment> {
+        let clamp = |t: i64| to_recording(pieces, Ms::from_centis(t));
         let mut out = Vec::new();
         for seg in state.as_iter() {
             let mut tokens: Vec<AsrToken> = Vec::new();
@@ -372,6 +391,20 @@ impl WhisperTranscriber {
     }
 }
 
+/// A time in the buffer made of `pieces` (joined in order) as a time in the recording;
+/// times past the buffer's end are clamped to the last piece's end.
+fn to_recording(pieces: &[Span], t: Ms) -> Ms {
+    let mut base = 0;
+    for p in pieces {
+        let len = p.len().0;
+        if t.0 <= base + len {
+            return Ms(p.start.0 + (t.0 - base));
+        }
+        base += len;
+    }
+    pieces.last().map_or(t, |p| p.end)
+}
+
 unsafe extern "C" fn abort_trampoline(user_data: *mut c_void) -> bool {
     if user_data.is_null() {
         return false;
@@ -388,21 +421,27 @@ impl Transcriber for WhisperTranscriber {
         speech: &[Span],
         progress: &dyn Progress,
     ) -> Result<Vec<AsrSegment>, AsrError> {
-        let windows = plan_windows(speech);
+        // Live windows are a few seconds of speech already: nothing to pack.
+        let windows: Vec<Vec<Span>> = if self.cfg.pack_pauses && !self.live {
+            plan_packed(speech, PACK_GAP)
+        } else {
+            plan_windows(speech).into_iter().map(|w| vec![w]).collect()
+        };
         progress.start("文字起こし", pcm.duration().0);
         let mut out = Vec::new();
-        for w in windows {
+        for pieces in windows {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(AsrError::Interrupted);
             }
-            let mut segs = self.decode_window(pcm, w, true)?;
+            let w = Span::new(pieces[0].start, pieces[pieces.len() - 1].end);
+            let mut segs = self.decode_window(pcm, &pieces, true)?;
             if self.cfg.guard
                 && !self.live
                 && self.cfg.initial_prompt.is_some()
                 && guard::too_sparse(w, speech, &segs)
             {
                 // The prompt derailed the decoder; without it the window usually comes out.
-                let plain = self.decode_window(pcm, w, false)?;
+                let plain = self.decode_window(pcm, &pieces, false)?;
                 if guard::content_chars(&plain) > guard::content_chars(&segs) {
                     tracing::info!(window = %format!("{}-{}", w.start, w.end), "too little text with the prompt; decoded without it");
                     segs = plain;
@@ -422,7 +461,7 @@ impl Transcriber for WhisperTranscriber {
                 };
                 let mut recovered = Vec::new();
                 for gap in gaps {
-                    let again = self.decode_window(pcm, gap, false)?;
+                    let again = self.decode_window(pcm, &[gap], false)?;
                     tracing::info!(window = %format!("{}-{}", gap.start, gap.end), segments = again.len(), "skipped speech decoded again");
                     recovered.extend(again);
                 }
@@ -435,7 +474,17 @@ impl Transcriber for WhisperTranscriber {
                     prompt: None,
                     ..ctx
                 };
-                segs.extend(guard::apply(recovered, &plain));
+                let recovered: Vec<AsrSegment> = guard::apply(recovered, &plain)
+                    .into_iter()
+                    .filter(|again| {
+                        let copy = guard::already_said(again, &segs);
+                        if copy {
+                            tracing::info!(text = %again.text, "skipped speech decoded again was already written; dropped");
+                        }
+                        !copy
+                    })
+                    .collect();
+                segs.extend(recovered);
                 segs.sort_by_key(|s| (s.span.start, s.span.end));
             }
             out.extend(segs);
