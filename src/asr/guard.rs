@@ -191,13 +191,13 @@ const ALREADY_SAID_MIN_CHARS: usize = 6;
 /// keeping them would write them twice. Measured as the share of `again`'s character pairs
 /// (bigrams of content characters) found among the window's.
 pub fn already_said(again: &AsrSegment, segments: &[AsrSegment]) -> bool {
-    let mine: Vec<char> = again.text.chars().filter(|&c| is_content(c)).collect();
+    let mine: Vec<char> = normalise(&again.text).chars().collect();
     if mine.len() < ALREADY_SAID_MIN_CHARS {
         return false;
     }
     let theirs: Vec<char> = segments
         .iter()
-        .flat_map(|s| s.text.chars().filter(|&c| is_content(c)))
+        .flat_map(|s| normalise(&s.text).chars().collect::<Vec<_>>())
         .collect();
     let pairs: std::collections::HashSet<(char, char)> =
         theirs.windows(2).map(|w| (w[0], w[1])).collect();
