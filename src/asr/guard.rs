@@ -47,6 +47,13 @@ pub const LOGPROB_LOW: f32 = -1.0;
 pub const RECOVER_MIN_SPEECH: Ms = Ms(2_000);
 /// Speech this close to a segment counts as covered by it.
 pub const COVER_SLACK: Ms = Ms(500);
+/// A gap between the start times of two consecutive words of a segment longer than this is
+/// speech the decoder jumped over, not a pause (pauses inside a turn are under 2 s, and a
+/// word takes well under a second).
+pub const WORD_LEAP: Ms = Ms(4_000);
+/// Time given to the last word of a part cut at a leap (its own end time is whisper's
+/// guess, not DTW's).
+const WORD_TAIL: Ms = Ms(1_000);
 /// A prompt copy must be at least this long (normalised characters) to be dropped.
 const PROMPT_COPY_MIN_CHARS: usize = 6;
 
@@ -138,16 +145,20 @@ pub fn content_chars(segments: &[AsrSegment]) -> usize {
 /// whisper.cpp sometimes ends a window early and the rest of its speech is lost (more often
 /// with an initial prompt). Speech within [`COVER_SLACK`] of a segment counts as covered
 /// (segment times are approximate); a gap needs [`RECOVER_MIN_SPEECH`] of speech.
+///
+/// Inside a segment, the decoder may also jump: its words' start times (DTW) leap over a
+/// stretch of speech that got no words (a quiet, far voice after a loud one is skipped
+/// whole). A leap longer than [`WORD_LEAP`] splits the segment's cover there, leaving the
+/// speech between the last word before (given [`COVER_SLACK`] to end) and the next word
+/// uncovered, so it is decoded again.
 pub fn uncovered_speech(window: Span, speech: &[Span], segments: &[AsrSegment]) -> Vec<Span> {
-    let mut covered: Vec<Span> = segments
-        .iter()
-        .map(|s| {
-            Span::new(
-                Ms(s.span.start.0.saturating_sub(COVER_SLACK.0)),
-                Ms(s.span.end.0 + COVER_SLACK.0),
-            )
-        })
-        .collect();
+    let widen = |s: Span| {
+        Span::new(
+            Ms(s.start.0.saturating_sub(COVER_SLACK.0)),
+            Ms(s.end.0 + COVER_SLACK.0),
+        )
+    };
+    let mut covered: Vec<Span> = segments.iter().map(|s| widen(s.span)).collect();
     covered.sort();
     let mut pieces: Vec<Span> = Vec::new();
     for sp in speech {
@@ -176,6 +187,59 @@ pub fn uncovered_speech(window: Span, speech: &[Span], segments: &[AsrSegment]) 
             speech_ms >= RECOVER_MIN_SPEECH.0
         })
         .collect()
+}
+
+/// Segments cut where the decoder jumped: whisper sometimes leaps over a stretch of speech
+/// inside a segment and writes no words for it (a quiet, far voice after a loud one is
+/// skipped whole), its words' start times (DTW) then jump by more than [`WORD_LEAP`]. The
+/// segment is cut there (each part's text from its own tokens) and a segment that opens
+/// (closes) that long before its first (after its last) word is trimmed to its words, so
+/// [`uncovered_speech`] finds the skipped speech and what is decoded again sorts in between.
+pub fn split_at_leaps(segments: Vec<AsrSegment>) -> Vec<AsrSegment> {
+    let leap = |a: Ms, b: Ms| b.0.saturating_sub(a.0) > WORD_LEAP.0;
+    let mut out = Vec::with_capacity(segments.len());
+    for seg in segments {
+        let toks = &seg.tokens;
+        let (Some(first), Some(last)) = (toks.first(), toks.last()) else {
+            out.push(seg);
+            continue;
+        };
+        let cuts: Vec<usize> = (1..toks.len())
+            .filter(|&i| leap(toks[i - 1].start, toks[i].start))
+            .collect();
+        let early = leap(seg.span.start, first.start);
+        let late = leap(last.start, seg.span.end);
+        if cuts.is_empty() && !early && !late {
+            out.push(seg);
+            continue;
+        }
+        let mut bounds = vec![0];
+        bounds.extend(&cuts);
+        bounds.push(toks.len());
+        for (k, w) in bounds.windows(2).enumerate() {
+            let part = &toks[w[0]..w[1]];
+            let start = if k == 0 && !early {
+                seg.span.start
+            } else {
+                part[0].start
+            };
+            let end = if w[1] == toks.len() && !late {
+                seg.span.end
+            } else {
+                Ms(part[part.len() - 1].start.0 + WORD_TAIL.0)
+            };
+            let text: String = part.iter().map(|t| t.text.as_str()).collect();
+            out.push(AsrSegment {
+                span: Span::new(start, end.max(start)),
+                text: text.trim().to_string(),
+                confidence: part.iter().map(|t| t.p).sum::<f32>() / part.len() as f32,
+                no_speech_prob: seg.no_speech_prob,
+                tokens: part.to_vec(),
+            });
+        }
+    }
+    out.retain(|s| !s.text.is_empty());
+    out
 }
 
 /// Share of a re-decoded segment's character pairs already in the window's text above which
@@ -743,11 +807,12 @@ mod tests {
         let window = sp(0, 28_000);
         let speech = [sp(0, 9_000), sp(10_000, 20_000), sp(21_000, 28_000)];
         // Segments cover 0-14 s: 14.5-20 s and 21-28 s were skipped.
+        let said = "それでは資料の三ページをご覧ください。補正予算の概要をご説明します。";
         let segs: Vec<AsrSegment> = [sp(0, 8_000), sp(8_000, 14_000)]
             .into_iter()
             .map(|span| AsrSegment {
                 span,
-                ..seg("あい", 0, 0.9, 0.0)
+                ..seg(said, span.start.0, 0.9, 0.0)
             })
             .collect();
         assert_eq!(
@@ -760,6 +825,39 @@ mod tests {
         assert!(uncovered_speech(window, &speech, &all).is_empty());
         // No segments at all (whisper found nothing): the whole window again.
         assert_eq!(uncovered_speech(window, &speech, &[]), [window]);
+        // One short sentence claiming 0-20 s, its words at 17-18.2 s: trimmed to its words,
+        // the decoder jumped over 0-16.5 s of speech, which is decoded again.
+        let short = AsrSegment {
+            span: sp(0, 20_000),
+            ..seg("確認させていただきます。", 17_000, 0.9, 0.0)
+        };
+        let trimmed = split_at_leaps(vec![short]);
+        assert_eq!(trimmed.len(), 1);
+        assert_eq!(trimmed[0].span, sp(17_000, 20_000));
+        assert_eq!(
+            uncovered_speech(sp(0, 20_000), &speech[..2], &trimmed),
+            [sp(0, 16_500)]
+        );
+        // Words leaping over 3-13 s inside a segment: two segments, that speech again.
+        let mut tokens = seg("その根拠を教えてください。", 1_000, 0.9, 0.0).tokens;
+        tokens.extend(seg("お答えします。", 13_000, 0.9, 0.0).tokens);
+        let leap = AsrSegment {
+            span: sp(1_000, 14_000),
+            ..seg_from(tokens, 0.0)
+        };
+        let parts = split_at_leaps(vec![leap]);
+        let texts: Vec<&str> = parts.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["その根拠を教えてください。", "お答えします。"]);
+        assert_eq!(parts[0].span, sp(1_000, 3_200));
+        assert_eq!(parts[1].span, sp(13_000, 14_000));
+        let speech = [sp(1_000, 14_000)];
+        assert_eq!(
+            uncovered_speech(sp(1_000, 14_000), &speech, &parts),
+            [sp(3_700, 12_500)]
+        );
+        // Words without leaps: the segment as it was.
+        let plain = seg("その根拠を教えてください。", 1_000, 0.9, 0.0);
+        assert_eq!(split_at_leaps(vec![plain.clone()]), [plain]);
     }
 
     #[test]

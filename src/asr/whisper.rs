@@ -454,6 +454,9 @@ impl Transcriber for WhisperTranscriber {
                 // prompt (which makes the skip likelier). A window with no text at all and
                 // no prompt was judged silent: the same decode again would say the same.
                 let retry = !self.live && (!segs.is_empty() || prompt.is_some());
+                if !self.live {
+                    segs = guard::split_at_leaps(segs);
+                }
                 let gaps = if retry {
                     guard::uncovered_speech(w, speech, &segs)
                 } else {

@@ -8,9 +8,11 @@
 //!    speaks alone (Kaldi fbank, [`fbank()`]).
 //! 2. **Speakers** ([`cluster`]): the embeddings of local speakers with enough clean speech
 //!    are clustered (centroid linkage, cosine geometry) with a cannot-link between local
-//!    speakers of one window; the count comes from the distance threshold, or is given
-//!    (`--speakers`), or bounded (`--max-speakers`, the sheet's roster). Every local speaker
-//!    is then assigned to a speaker, local speakers of one window to different ones.
+//!    speakers of one window; the count comes from the distance threshold (clusters too
+//!    small to be a speaker merge with each other a little past it; a speaker must once
+//!    speak alone for 6 s of a window), or is given (`--speakers`), or bounded
+//!    (`--max-speakers`, the sheet's roster). Every local speaker is then assigned to a
+//!    speaker, local speakers of one window to different ones.
 //! 3. **Turns** ([`reconstruct`]): per frame, the windows covering it vote for speakers and
 //!    for how many speak (the local count, averaged); the top ones win, so overlapping
 //!    speech keeps both speakers.
@@ -50,10 +52,10 @@ use local::Chunk;
 /// the cost, which is what keeps diarization within a fifth of recognition time.
 pub const DEFAULT_STEP: Ms = Ms(2_500);
 /// Distance (between centroids of L2-normalised CAM++ embeddings) below which clusters
-/// merge. Measured on the development set (docs/diarization.md): 0.5 splits one of
-/// `samples/multi.wav`'s voices into fragments that fold into others (4/6), 0.55 merged two
-/// members of a regenerated committee (5/6); 0.52-0.53 got every count right.
-pub const DEFAULT_THRESHOLD: f32 = 0.53;
+/// merge. Measured on the development set (docs/diarization.md): every count is right from
+/// 0.48 to 0.53; 0.47 splits `samples/multi.wav` (7/6), 0.54 merges two of the committee's
+/// members (5/6). The middle of that range.
+pub const DEFAULT_THRESHOLD: f32 = 0.51;
 /// A speaker needs clean embeddings covering at least this much of the recording's
 /// windows (pyannote: 12 windows at its 1 s step); smaller clusters go to the nearest
 /// large one. Scaled with the step so the meaning stays "seconds of windows".
@@ -427,9 +429,22 @@ impl Evidence {
     }
 
     /// The speaker turns of everything added.
-    pub fn turns(mut self, models: &SpeakerModels) -> Result<Vec<SpeakerTurn>, DiarizeError> {
+    pub fn turns(self, models: &SpeakerModels) -> Result<Vec<SpeakerTurn>, DiarizeError> {
+        let cfg = self.cfg.clone();
+        let mut all = self.turns_for(models, std::slice::from_ref(&cfg))?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// The speaker turns of everything added under each of `cfgs` (their clustering
+    /// settings: threshold, counts, minimum speaker), from one analysis of the audio; for
+    /// tuning (`examples/diarize --threshold a,b,c`).
+    pub fn turns_for(
+        mut self,
+        models: &SpeakerModels,
+        cfgs: &[DiarizeConfig],
+    ) -> Result<Vec<Vec<SpeakerTurn>>, DiarizeError> {
         if self.stopped() || self.total == 0 {
-            return Ok(Vec::new());
+            return Ok(vec![Vec::new(); cfgs.len()]);
         }
         // The windows not yet analysed reach past the end (padded with silence); take those
         // that are at least half recording, and always the first, so every frame is covered.
@@ -444,12 +459,17 @@ impl Evidence {
             self.analyse(ks, models)?;
         }
         let total_frames = self.total.div_ceil(seg::FRAME_STEP);
-        let assignment = cluster::speakers(&self.chunks, &self.cfg, self.step_frames);
-        Ok(reconstruct::turns(
-            &self.chunks,
-            &assignment,
-            total_frames,
-            Ms::from_samples(self.total, crate::audio::SAMPLE_RATE),
-        ))
+        cfgs.iter()
+            .map(|cfg| {
+                cfg.validate()?;
+                let assignment = cluster::speakers(&self.chunks, cfg, self.step_frames);
+                Ok(reconstruct::turns(
+                    &self.chunks,
+                    &assignment,
+                    total_frames,
+                    Ms::from_samples(self.total, crate::audio::SAMPLE_RATE),
+                ))
+            })
+            .collect()
     }
 }
