@@ -105,7 +105,9 @@ fn find_speakers(train: &[Item], cfg: &DiarizeConfig, min_size: usize) -> Vec<Em
         (0..n).map(|x| root(&mut parent, x)).collect::<Vec<_>>()
     };
     // The clusters of a labelling that count as speakers, largest first: enough windows,
-    // and one of them with a long stretch of this voice alone.
+    // and one of them with a long stretch of this voice alone — unless the count is given
+    // (the user knows who is there), or no cluster at all has one (a recording of short
+    // exchanges only: then size decides, as it did before).
     let speakers_of = |labels: &[usize]| {
         let mut size = vec![0usize; n];
         let mut longest = vec![0usize; n];
@@ -113,9 +115,13 @@ fn find_speakers(train: &[Item], cfg: &DiarizeConfig, min_size: usize) -> Vec<Em
             size[l] += 1;
             longest[l] = longest[l].max(train[x].clean);
         }
+        let large = |r: &usize| size[*r] >= min_size;
         let mut roots: Vec<usize> = (0..n)
-            .filter(|&r| size[r] >= min_size && longest[r] >= MIN_LONGEST)
+            .filter(|r| large(r) && (cfg.speakers.is_some() || longest[*r] >= MIN_LONGEST))
             .collect();
+        if roots.is_empty() {
+            roots = (0..n).filter(large).collect();
+        }
         roots.sort_by_key(|&r| std::cmp::Reverse(size[r]));
         (roots, size)
     };
@@ -510,6 +516,17 @@ mod tests {
         let a = speakers(&cs, &DiarizeConfig::default(), 148);
         assert_eq!(a.k, 2);
         assert!(a.of[20][0].is_some());
+        // Unless the count is given.
+        let three = DiarizeConfig {
+            speakers: Some(3),
+            ..DiarizeConfig::default()
+        };
+        assert_eq!(speakers(&cs, &three, 148).k, 3);
+        // Nobody ever speaks 6 s alone (short exchanges only): size decides.
+        for c in &mut cs {
+            c.locals[0].clean = 150;
+        }
+        assert_eq!(speakers(&cs, &DiarizeConfig::default(), 148).k, 3);
     }
 
     #[test]
