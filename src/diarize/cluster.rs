@@ -95,15 +95,8 @@ fn find_speakers(train: &[Item], cfg: &DiarizeConfig, min_size: usize) -> Vec<Em
     let target = cfg.speakers.or(cfg.max_speakers);
     let merges = agglomerate(train, cfg.threshold + SMALL_REACH, target.is_none());
     let n = train.len();
-    // Replay merges with a union-find.
-    let state = |m: usize| {
-        let mut parent: Vec<usize> = (0..n).collect();
-        for &(a, b, _) in &merges[..m] {
-            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
-            parent[rb] = ra;
-        }
-        (0..n).map(|x| root(&mut parent, x)).collect::<Vec<_>>()
-    };
+    // The labels after the first `m` merges.
+    let state = |m: usize| with_small_merged(n, &merges[..m], &[], cfg.threshold, min_size);
     // The clusters of a labelling that count as speakers, largest first: enough windows,
     // and one of them with a long stretch of this voice alone — unless the count is given
     // (the user knows who is there), or no cluster at all has one (a recording of short
